@@ -20,4 +20,4 @@ def test_method_notebooks_have_the_runner_parameters():
     for m in METHODS:
         params = notebook_parameters(method_notebook(m))
         assert {'dataset', 'run_dir', 'seed'} <= set(params), (m, params)
-        assert params['run_dir'] == 'None', m                 # interactive runs write nothing
+        assert params['run_dir'] is None, m                 # interactive runs write nothing
