@@ -1,4 +1,4 @@
-import json, shutil, subprocess, sys
+import subprocess, sys
 from pathlib import Path
 
 import pytest

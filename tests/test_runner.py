@@ -2,7 +2,6 @@
 import json, shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 from PIL import Image
