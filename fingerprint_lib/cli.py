@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['make_parser', 'main']
 
-# %% ../nbs/99_cli.ipynb #fc64bccc
+# %% ../nbs/99_cli.ipynb #23436d4a
 import argparse, sys
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import yaml
 
 from .data import DataError
 
-# %% ../nbs/99_cli.ipynb #2dbeeaef
+# %% ../nbs/99_cli.ipynb #14350811
 def _parse_params(pairs) -> dict:
     params = {}
     for key, value in pairs or []:
@@ -48,6 +48,17 @@ def _cmd_fixture(a):
     print(build_copy_leak_fixture(out=a.out, seed=a.seed))
     return 0
 
+def _cmd_benchmark(a):
+    from fingerprint_lib.benchmark import build_benchmark
+    overrides = {}
+    for key, value in _parse_params(a.set).items():
+        node = overrides
+        *path, last = key.split('.')
+        for p in path: node = node.setdefault(p, {})
+        node[last] = value
+    print(build_benchmark(a.name, out=a.out, overrides=overrides))
+    return 0
+
 def _cmd_site(a):
     from fingerprint_lib.results import build_site
     print(build_site(a.out, reports_root=a.reports))
@@ -60,7 +71,7 @@ def _cmd_methods(a):
         print(f'{m:12s} {METHODS[m]:28s} ' + ' '.join(f'{k}={v}' for k, v in params.items()))
     return 0
 
-# %% ../nbs/99_cli.ipynb #81b90c7b
+# %% ../nbs/99_cli.ipynb #75c2978f
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='fingerprint', description='Training-data fingerprints in synthetic medical images.')
     sub = p.add_subparsers(dest='command', required=True)
@@ -80,6 +91,11 @@ def make_parser() -> argparse.ArgumentParser:
     f = sub.add_parser('build-fixture', help='write the copy-leak test fixture')
     f.add_argument('--out', default=None); f.add_argument('--seed', type=int, default=0)
     f.set_defaults(func=_cmd_fixture)
+    bb = sub.add_parser('build-benchmark', help='build a benchmark of data/benchmarks.yaml')
+    bb.add_argument('name'); bb.add_argument('--out', default=None, help='default: data/built/NAME')
+    bb.add_argument('--set', nargs=2, action='append', metavar=('KEY', 'VALUE'),
+                    help='override a configuration value, nested keys with dots: --set generator.steps 200')
+    bb.set_defaults(func=_cmd_benchmark)
     b = sub.add_parser('build-site', help='render notebooks and latest reports into a static site')
     b.add_argument('--out', default='site'); b.add_argument('--reports', default=None)
     b.set_defaults(func=_cmd_site)

@@ -7,7 +7,7 @@ __all__ = ['IMG_SIZE', 'LAYOUTS', 'DataError', 'ImageConversionWarning', 'projec
            'load_image', 'ImageSet', 'Split', 'Dataset', 'detect_layout', 'read_ground_truth', 'load_dataset',
            'RealSource', 'load_covid_ct_md']
 
-# %% ../nbs/00_data.ipynb #6ed24a1e
+# %% ../nbs/00_data.ipynb #01aff020
 import configparser, csv, os, warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-# %% ../nbs/00_data.ipynb #0f98ac5f
+# %% ../nbs/00_data.ipynb #7237a986
 IMG_SIZE = 256  # ImageCLEFmedical GANs images are 256x256, 8-bit grayscale
 
 class DataError(Exception):
@@ -28,7 +28,7 @@ class DataError(Exception):
 class ImageConversionWarning(UserWarning):
     "An image was not 8-bit grayscale 256x256 and has been converted"
 
-# %% ../nbs/00_data.ipynb #b5235dc9
+# %% ../nbs/00_data.ipynb #0dda3b91
 def _is_project(folder: Path) -> bool:
     "Does `folder` hold fingerprint_lib's settings.ini?"
     ini = folder/'settings.ini'
@@ -46,15 +46,15 @@ def project_root() -> Path:
     import fingerprint_lib
     return Path(fingerprint_lib.__file__).resolve().parent.parent
 
-# %% ../nbs/00_data.ipynb #add2998f
+# %% ../nbs/00_data.ipynb #0cfa0aa0
 def data_roots() -> list[Path]:
-    "Folders searched for datasets: `$FINGERPRINT_DATA` if set, else the project's `data/built` and `../shared/data`"
+    "Folders searched for datasets: `$FINGERPRINT_DATA` if set, else the project's `data/built`, `data/benchmarks` and `../shared/data`"
     env = os.environ.get('FINGERPRINT_DATA', '')
     if env.strip(): return [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
     root = project_root()
-    return [root/'data'/'built', root.parent/'shared'/'data']
+    return [root/'data'/'built', root/'data'/'benchmarks', root.parent/'shared'/'data']
 
-# %% ../nbs/00_data.ipynb #a239ddee
+# %% ../nbs/00_data.ipynb #f9086223
 def find_dataset(name) -> Path:
     "`name` if it is a directory, else the first `data_roots()/name` that is one"
     if not str(name).strip(): raise DataError(f"dataset name is empty: {name!r}")
@@ -65,7 +65,7 @@ def find_dataset(name) -> Path:
     raise DataError(f"dataset {str(name)!r} not found: it is not a directory and not in any data root "
                     f"({', '.join(map(str, roots))}); set FINGERPRINT_DATA to search other folders")
 
-# %% ../nbs/00_data.ipynb #9c9bd277
+# %% ../nbs/00_data.ipynb #48191877
 _SIXTEEN_BIT = ('I;16', 'I;16L', 'I;16B', 'I;16N')
 
 def _gray(a: np.ndarray) -> Image.Image:
@@ -116,7 +116,7 @@ def load_image(path) -> tuple[np.ndarray, list[str]]:
     im, more = _resize(im); notes += more
     return np.array(im, dtype=np.uint8), notes
 
-# %% ../nbs/00_data.ipynb #bfc7d298
+# %% ../nbs/00_data.ipynb #ff90ab18
 _IMG_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 
 @dataclass
@@ -170,7 +170,7 @@ class ImageSet:
         return ImageSet(self.name, self.folder, ids, [self.paths[where[i]] for i in ids],
                         {i: self.conversions[i] for i in ids if i in self.conversions})
 
-# %% ../nbs/00_data.ipynb #33eac2e6
+# %% ../nbs/00_data.ipynb #b5a583fd
 @dataclass
 class Split:
     "What every method gets: real images to score, generated images, labels when known"
@@ -199,7 +199,7 @@ class Dataset:
     dev: Optional[Split]
     test: Optional[Split]
 
-# %% ../nbs/00_data.ipynb #8a5583fe
+# %% ../nbs/00_data.ipynb #fc387f68
 LAYOUTS = {
     'imageclef2023': {
         'dev':  {'used': ['used'], 'not_used': ['not_used'], 'generated': ['generated']},
@@ -212,7 +212,7 @@ LAYOUTS = {
     },
 }
 
-# %% ../nbs/00_data.ipynb #080a09c5
+# %% ../nbs/00_data.ipynb #f6f4f861
 def _subdirs(root: Path, depth: int = 3) -> list[Path]:
     "Folders below `root`, down to `depth` levels, hidden ones skipped; shallow ones first"
     found, level = [], [root]
@@ -251,7 +251,7 @@ def detect_layout(root) -> str:
         raise DataError(f"{root}: folders of several layouts ({', '.join(top)}); point at one dataset's folder")
     return top[0]
 
-# %% ../nbs/00_data.ipynb #61ac480e
+# %% ../nbs/00_data.ipynb #536efe3c
 def read_ground_truth(path) -> dict[str, int]:
     "Read an `image_id,label` CSV (labels 0 or 1) into {image_id: label}"
     path = Path(path)
@@ -273,7 +273,7 @@ def read_ground_truth(path) -> dict[str, int]:
     if not truth: raise DataError(f"{path}: no rows after the header")
     return truth
 
-# %% ../nbs/00_data.ipynb #07e460e5
+# %% ../nbs/00_data.ipynb #be535d51
 def _dev_real(used: ImageSet, not_used: ImageSet) -> ImageSet:
     "The real images of a development split: used, then not used"
     both = sorted(set(used.ids) & set(not_used.ids))
@@ -317,7 +317,7 @@ def load_dataset(name_or_path) -> Dataset:
         test = Split('test', s['real'], s['generated'], _test_labels(truth[0], s['real']) if truth else None)
     return Dataset(root.name, root, layout, dev, test)
 
-# %% ../nbs/00_data.ipynb #84df16d4
+# %% ../nbs/00_data.ipynb #86d41271
 @dataclass
 class RealSource:
     "Real images with their patient ids, e.g. to build benchmarks"

@@ -7,7 +7,7 @@ __all__ = ['METHODS', 'reports_root', 'method_notebook', 'ensure_dataset', 'data
            'torch_device', 'device_name', 'MethodScores', 'write_json', 'finish_run', 'roc_figure', 'score_histogram',
            'RunFailed', 'notebook_parameters', 'run_method', 'expand_grid', 'run_sweep']
 
-# %% ../nbs/04_runner.ipynb #a5281a4b
+# %% ../nbs/04_runner.ipynb #3af9fa8b
 import hashlib, itertools, json, os, platform, subprocess, sys, time, traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from .data import DataError, Dataset, find_dataset, load_dataset, project_root
 from .metrics import calibrate_threshold, evaluate, roc_curve_points
 from .submission import write_submission
 
-# %% ../nbs/04_runner.ipynb #ee7e7a9b
+# %% ../nbs/04_runner.ipynb #c69ce595
 METHODS = {
     'phash': '22_dmk_phash.ipynb',  # Subburam et al. 2023 (DMK-SSN), section 4.3
 }
@@ -40,10 +40,13 @@ def method_notebook(method: str) -> Path:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(sorted(METHODS))}")
     return project_root() / 'nbs' / METHODS[method]
 
-# %% ../nbs/04_runner.ipynb #e197d024
+# %% ../nbs/04_runner.ipynb #69e16b47
 def _builders() -> dict:
+    "Dataset name -> function that builds it: the copy-leak fixture and every benchmark of the registry."
+    from functools import partial
     from fingerprint_lib.fixture import FIXTURE_NAME, build_copy_leak_fixture
-    return {FIXTURE_NAME: build_copy_leak_fixture}
+    from fingerprint_lib.benchmark import build_benchmark, load_registry
+    return {FIXTURE_NAME: build_copy_leak_fixture} | {n: partial(build_benchmark, n) for n in load_registry()}
 
 def ensure_dataset(dataset: str) -> Path:
     "The folder of `dataset` (a name or a path); datasets the project builds itself are built when missing."
@@ -53,7 +56,7 @@ def ensure_dataset(dataset: str) -> Path:
     print(f'building {dataset} (first use) ...')
     return _builders()[dataset]()
 
-# %% ../nbs/04_runner.ipynb #def907d4
+# %% ../nbs/04_runner.ipynb #d0a63ee0
 def dataset_label(dataset: str) -> str:
     "The folder name a dataset's runs are filed under: the dataset name, or the folder name of a dataset path."
     p = Path(dataset)
@@ -72,7 +75,7 @@ def new_run_dir(root, dataset: str, method: str, params: dict) -> Path:
             return run_dir
         except FileExistsError: continue
 
-# %% ../nbs/04_runner.ipynb #0a2c0711
+# %% ../nbs/04_runner.ipynb #8d6059e2
 _PACKAGES = ('numpy', 'scipy', 'pandas', 'scikit-learn', 'torch', 'torchvision', 'imagehash', 'pillow', 'papermill')
 
 def environment() -> dict:
@@ -104,7 +107,7 @@ def device_name(device: str) -> str:
         return f'{device} ({torch.cuda.get_device_name()})'
     return f'cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
 
-# %% ../nbs/04_runner.ipynb #239752b2
+# %% ../nbs/04_runner.ipynb #eed353a7
 @dataclass
 class MethodScores:
     "What a method returns for one split, aligned with `split.real.ids`."
@@ -127,7 +130,7 @@ def write_json(path, obj):
     "Write `obj` as indented JSON (numpy values converted)."
     Path(path).write_text(json.dumps(_jsonable(obj), indent=1))
 
-# %% ../nbs/04_runner.ipynb #a55e680e
+# %% ../nbs/04_runner.ipynb #d83fa544
 def finish_run(run_dir, *, method: str, dataset: Dataset, params: dict, outputs: dict, seed: int,
                paper: Optional[dict] = None, weights: str = 'none', device: str = 'cpu', figures: Optional[dict] = None,
                timings: Optional[dict] = None, extra: Optional[dict] = None, n_boot: int = 1000) -> dict:
@@ -175,7 +178,7 @@ def finish_run(run_dir, *, method: str, dataset: Dataset, params: dict, outputs:
     write_json(run_dir / 'metrics.json', metrics)
     return _jsonable(metrics)
 
-# %% ../nbs/04_runner.ipynb #273f73cd
+# %% ../nbs/04_runner.ipynb #8ecef7a0
 def roc_figure(labels, scores, title=''):
     "ROC curve with the AUC in the legend and the 1% / 10% FPR marks."
     import matplotlib.pyplot as plt
@@ -205,7 +208,7 @@ def score_histogram(labels, values, thresholds: Optional[dict] = None, xlabel='s
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_runner.ipynb #c9441309
+# %% ../nbs/04_runner.ipynb #76b33dec
 class RunFailed(RuntimeError):
     "A method notebook failed; `.run_dir` holds the partial run and `error.json`."
     def __init__(self, run_dir, message):
@@ -263,7 +266,7 @@ def _record_failure(run_dir, method, dataset, params, error: dict, seconds: floa
                    failed_cell=error['cell_index'], timings=dict(total_s=round(seconds, 2)), **environment())
     write_json(run_dir / 'metrics.json', metrics)
 
-# %% ../nbs/04_runner.ipynb #9ec0c2aa
+# %% ../nbs/04_runner.ipynb #9ea9dcfa
 def expand_grid(spec: dict) -> list:
     "All (dataset, params) combinations of a sweep specification."
     for key in ('method', 'grid'):
@@ -277,7 +280,7 @@ def expand_grid(spec: dict) -> list:
     return [(d, {**(spec.get('params') or {}), **dict(zip(keys, combo))})
             for d in datasets for combo in itertools.product(*(grid[k] for k in keys))]
 
-# %% ../nbs/04_runner.ipynb #f5384557
+# %% ../nbs/04_runner.ipynb #0464cbaa
 def _sweep_job(method, dataset, params, root):
     try: return dict(status='ok', run_dir=str(run_method(method, dataset, params, reports_root=root)), error='')
     except RunFailed as e: return dict(status='failed', run_dir=str(e.run_dir), error=str(e))
