@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['registry_path', 'load_registry', 'benchmark_config', 'load_source', 'membership_split', 'CopyLeak', 'image_distances',
-           'memorisation_stats', 'build_benchmark', 'load_task2', 'card_markdown']
+           'memorisation_stats', 'build_benchmark', 'load_task2', 'card_markdown', 'built_benchmarks']
 
-# %% ../nbs/05c_benchmark.ipynb #f9f5554b
+# %% ../nbs/05c_benchmark.ipynb #adf44a1d
 import copy, dataclasses, hashlib, json, shutil, time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +20,7 @@ from PIL import Image
 from .data import DataError, RealSource, data_roots, load_covid_ct_md, load_image, project_root
 from .fixture import perturb
 
-# %% ../nbs/05c_benchmark.ipynb #7e4a474b
+# %% ../nbs/05c_benchmark.ipynb #4ea1ccfc
 def registry_path() -> Path:
     "The benchmark registry: `data/benchmarks.yaml` of the project."
     return project_root() / 'data' / 'benchmarks.yaml'
@@ -45,7 +45,7 @@ def benchmark_config(name: str, overrides: Optional[dict] = None, registry=None)
     if name not in reg: raise DataError(f"unknown benchmark {name!r}; known: {', '.join(sorted(reg))}")
     return _merge(reg[name], overrides or {}) | {'name': name}
 
-# %% ../nbs/05c_benchmark.ipynb #1b1ad6ca
+# %% ../nbs/05c_benchmark.ipynb #aa37a56c
 def load_source(spec: dict, progress: bool = True) -> RealSource:
     "The real images of a benchmark: `phantom` (built once into the data root, cached by configuration) or `covid-ct-md`."
     name = spec.get('name')
@@ -57,7 +57,7 @@ def load_source(spec: dict, progress: bool = True) -> RealSource:
         return phantom_source(pc, data_roots()[0] / 'sources' / f'phantom-{key}', progress)  # a folder per configuration
     raise DataError(f"unknown real source {name!r}: use 'phantom' or 'covid-ct-md'")
 
-# %% ../nbs/05c_benchmark.ipynb #8737fafa
+# %% ../nbs/05c_benchmark.ipynb #26922f7f
 def membership_split(src: RealSource, mode: str = 'patient', n_used: int = 20, n_not_used: int = 20,
                      dev_fraction: float = 0.5, seed: int = 0) -> pd.DataFrame:
     "One row per chosen real image: source_id, patient, membership (used / not_used) and split (dev / test)."
@@ -87,7 +87,7 @@ def membership_split(src: RealSource, mode: str = 'patient', n_used: int = 20, n
     out = pd.DataFrame(rows).merge(meta, on='source_id')
     return out[['source_id', 'patient', 'membership', 'split']]
 
-# %% ../nbs/05c_benchmark.ipynb #d1a59dd1
+# %% ../nbs/05c_benchmark.ipynb #8b0e60e4
 class CopyLeak:
     "A 'generator' that leaks: `leak_rate` of the samples are perturbed copies of training images."
     def __init__(self, images: np.ndarray, leak_rate: float = 0.5, **perturb_kw):
@@ -104,7 +104,7 @@ class CopyLeak:
             out[k] = perturb(base, rng, **self.perturb_kw)
         return out
 
-# %% ../nbs/05c_benchmark.ipynb #c09f7222
+# %% ../nbs/05c_benchmark.ipynb #ab1f1a2a
 def _standardised(images: np.ndarray, size: int = 16) -> np.ndarray:
     import torch
     t = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(np.ascontiguousarray(images)).float()[:, None], size).flatten(1)
@@ -127,7 +127,7 @@ def memorisation_stats(generated: np.ndarray, used: np.ndarray, not_used: np.nda
                    used_images_copied=int(per[per.d_used < near_copy].nearest_used.nunique()))
     return per, summary
 
-# %% ../nbs/05c_benchmark.ipynb #fcbf8aba
+# %% ../nbs/05c_benchmark.ipynb #2556a1f0
 def _write(images, folder: Path, names):
     folder.mkdir(parents=True, exist_ok=True)
     for im, n in zip(images, names): Image.fromarray(im, mode='L').save(folder / f'{n}.png')
@@ -288,3 +288,19 @@ answers in `test/ground_truth.csv`, the split in `split.csv`, per-image memorisa
 |---|---|---|---|---|---|---|
 {rows}
 """
+
+# %% ../nbs/05c_benchmark.ipynb #3b5f7555
+def built_benchmarks() -> pd.DataFrame:
+    "One row per built benchmark found in the data roots: configuration, build time and test-set memorisation."
+    rows = []
+    for root in data_roots():
+        for card_path in sorted(Path(root).glob('*/benchmark.json')) if Path(root).is_dir() else []:
+            c = json.loads(card_path.read_text())
+            if c.get('task') == 2: continue
+            m, g, sp = c['memorisation']['test'], c['config']['generator'], c['config'].get('split', {})
+            rows.append(dict(benchmark=c['name'], folder=str(card_path.parent), source=c['source']['name'],
+                             split=sp.get('mode', 'patient'), n_used=sp.get('n_used'), generator=g['model'],
+                             steps=g.get('steps'), build_s=c['timings']['total_s'], device=c.get('device'),
+                             near_copy_share=m['near_copy_share'], closer_to_used_share=m['closer_to_used_share'],
+                             median_d_used=m['median_d_used'], median_d_not_used=m['median_d_not_used']))
+    return pd.DataFrame(rows).drop_duplicates('benchmark') if rows else pd.DataFrame()
