@@ -7,7 +7,7 @@ __all__ = ['MODELS', 'SCHEDULES', 'SAMPLERS', 'CHECKPOINT_FORMAT', 'TrainConfig'
            'timestep_embedding', 'ResBlock', 'SelfAttention', 'UNet', 'n_params', 'beta_schedule', 'ddpm_loss',
            'ddim_sample', 'Generator', 'Discriminator', 'build_network', 'Victim', 'plot_loss', 'train_victim']
 
-# %% ../nbs/05b_victims.ipynb #0b25de4a
+# %% ../nbs/05b_victims.ipynb #299d3e93
 import copy, math, os, time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .data import IMG_SIZE, DataError
 from .runner import torch_device
 
-# %% ../nbs/05b_victims.ipynb #4fc562a9
+# %% ../nbs/05b_victims.ipynb #9ad6b734
 MODELS = ('ddpm', 'dcgan')
 SCHEDULES = ('linear', 'cosine')
 SAMPLERS = ('ddim', 'ddpm')
@@ -50,6 +50,7 @@ class TrainConfig:
     sampler: str = 'ddim'         # 'ddim' (eta = 0) | 'ddpm' (ancestral)
     # DCGAN
     latent_dim: int = 100
+    label_smoothing: float = 0.0  # one-sided: the discriminator's target for real images is 1 - label_smoothing
     # bookkeeping
     log_every: int = 10
     checkpoint_every: int = 0     # 0 = only at the end
@@ -66,6 +67,7 @@ class TrainConfig:
             if not (isinstance(v, int) and v >= 1): bad(f"{name} must be a positive integer, got {v!r}")
         if not self.lr > 0: bad(f"lr must be positive, got {self.lr!r}")
         if not 0 <= self.ema < 1: bad(f"ema must be in [0, 1), got {self.ema!r}")
+        if not 0 <= self.label_smoothing < 0.5: bad(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
         if self.checkpoint_every < 0: bad(f"checkpoint_every must be >= 0, got {self.checkpoint_every!r}")
         if self.schedule not in SCHEDULES: bad(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
         if self.sampler not in SAMPLERS: bad(f"unknown sampler {self.sampler!r}; known: {', '.join(SAMPLERS)}")
@@ -87,7 +89,7 @@ class TrainConfig:
         if unknown: raise ValueError(f"TrainConfig: unknown fields {unknown}")
         return cls(**d).check()
 
-# %% ../nbs/05b_victims.ipynb #6cae9c8d
+# %% ../nbs/05b_victims.ipynb #5776bab2
 def check_images(images) -> np.ndarray:
     "`images` as a (N, 256, 256) uint8 array, N >= 1, else `DataError`"
     if not isinstance(images, np.ndarray): raise DataError(f"training images must be a numpy array, got {type(images).__name__}")
@@ -111,7 +113,7 @@ def to_images(x: torch.Tensor) -> np.ndarray:
     if x.shape[-1] != IMG_SIZE: x = F.interpolate(x, size=IMG_SIZE, mode='bilinear', align_corners=False)
     return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0].cpu().numpy()
 
-# %% ../nbs/05b_victims.ipynb #3a4a1646
+# %% ../nbs/05b_victims.ipynb #10fd856a
 def _groups(ch: int) -> int: return math.gcd(ch, 8)
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -190,7 +192,7 @@ def n_params(model: nn.Module) -> int:
     "Number of parameters (trainable or frozen, as in an EMA copy)"
     return sum(p.numel() for p in model.parameters())
 
-# %% ../nbs/05b_victims.ipynb #c2eb4ac6
+# %% ../nbs/05b_victims.ipynb #4a9f74c9
 def beta_schedule(kind: str = 'linear', T: int = 1000) -> torch.Tensor:
     "The T noise variances beta_t (float64)"
     if kind == 'linear':
@@ -228,7 +230,7 @@ def ddim_sample(model: nn.Module, noise: torch.Tensor, alpha_bar: torch.Tensor, 
             x = x + sigma * torch.randn(x.shape, device=x.device, generator=generator, dtype=torch.float64)
     return x.float()
 
-# %% ../nbs/05b_victims.ipynb #69047942
+# %% ../nbs/05b_victims.ipynb #5a21bd9a
 def _gan_channels(resolution: int, width: int) -> list[int]:
     "Feature maps at 4x4, 8x8, ... resolution/2"
     n = int(math.log2(resolution)) - 2
@@ -259,7 +261,7 @@ class Discriminator(nn.Sequential):
         super().__init__(*layers)
         self.apply(_dcgan_init)
 
-# %% ../nbs/05b_victims.ipynb #d1722221
+# %% ../nbs/05b_victims.ipynb #1ac0cac3
 CHECKPOINT_FORMAT = 'fingerprint_lib.victim/1'
 
 def build_network(cfg: TrainConfig) -> nn.Module:
@@ -347,7 +349,7 @@ def _save(state: dict, path) -> Path:
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/05b_victims.ipynb #77b239aa
+# %% ../nbs/05b_victims.ipynb #88c04c74
 class _DDPMTrainer:
     def __init__(self, cfg, device, gen):
         self.cfg, self.gen = cfg, gen
@@ -387,7 +389,7 @@ class _GANTrainer:
         z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.gen)
         fake = self.G(z)
         ones, zeros = torch.ones(n, device=self.device), torch.zeros(n, device=self.device)
-        d_loss = (F.binary_cross_entropy_with_logits(self.D(x), ones)
+        d_loss = (F.binary_cross_entropy_with_logits(self.D(x), ones * (1 - self.cfg.label_smoothing))
                   + F.binary_cross_entropy_with_logits(self.D(fake.detach()), zeros))
         self.opt_d.zero_grad(set_to_none=True); d_loss.backward(); self.opt_d.step()
         g_loss = F.binary_cross_entropy_with_logits(self.D(fake), ones)      # non-saturating
@@ -419,7 +421,7 @@ def plot_loss(history: pd.DataFrame, title: str = ''):
     if len(history) and (history.drop(columns='step') > 0).all().all(): ax.set_yscale('log')
     return fig
 
-# %% ../nbs/05b_victims.ipynb #71a7fd73
+# %% ../nbs/05b_victims.ipynb #710a3f79
 def train_victim(images: np.ndarray, cfg: TrainConfig, out_dir=None, progress=True) -> Victim:
     "Train the victim of `cfg` on `images` ((N, 256, 256) uint8); write checkpoint, loss.csv and loss.png to `out_dir`"
     images, cfg = check_images(images), copy.deepcopy(cfg).check()
