@@ -6,8 +6,8 @@
 __all__ = ['registry_path', 'load_registry', 'benchmark_config', 'load_source', 'membership_split', 'CopyLeak', 'image_distances',
            'memorisation_stats', 'build_benchmark', 'load_task2', 'card_markdown', 'built_benchmarks']
 
-# %% ../nbs/05c_benchmark.ipynb #adf44a1d
-import copy, dataclasses, hashlib, json, shutil, time
+# %% ../nbs/05c_benchmark.ipynb #91f04d6f
+import copy, dataclasses, hashlib, json, time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -17,10 +17,11 @@ import pandas as pd
 import yaml
 from PIL import Image
 
-from .data import DataError, RealSource, data_roots, load_covid_ct_md, load_image, project_root
+from .data import (DataError, RealSource, data_roots, existing_build, load_covid_ct_md, load_image,
+                                  project_root, publish_build, staging_folder)
 from .fixture import perturb
 
-# %% ../nbs/05c_benchmark.ipynb #4ea1ccfc
+# %% ../nbs/05c_benchmark.ipynb #8d36214a
 def registry_path() -> Path:
     "The benchmark registry: `data/benchmarks.yaml` of the project."
     return project_root() / 'data' / 'benchmarks.yaml'
@@ -45,7 +46,7 @@ def benchmark_config(name: str, overrides: Optional[dict] = None, registry=None)
     if name not in reg: raise DataError(f"unknown benchmark {name!r}; known: {', '.join(sorted(reg))}")
     return _merge(reg[name], overrides or {}) | {'name': name}
 
-# %% ../nbs/05c_benchmark.ipynb #aa37a56c
+# %% ../nbs/05c_benchmark.ipynb #5c75bbcd
 def load_source(spec: dict, progress: bool = True) -> RealSource:
     "The real images of a benchmark: `phantom` (built once into the data root, cached by configuration) or `covid-ct-md`."
     name = spec.get('name')
@@ -57,7 +58,7 @@ def load_source(spec: dict, progress: bool = True) -> RealSource:
         return phantom_source(pc, data_roots()[0] / 'sources' / f'phantom-{key}', progress)  # a folder per configuration
     raise DataError(f"unknown real source {name!r}: use 'phantom' or 'covid-ct-md'")
 
-# %% ../nbs/05c_benchmark.ipynb #26922f7f
+# %% ../nbs/05c_benchmark.ipynb #8a67191c
 def membership_split(src: RealSource, mode: str = 'patient', n_used: int = 20, n_not_used: int = 20,
                      dev_fraction: float = 0.5, seed: int = 0) -> pd.DataFrame:
     "One row per chosen real image: source_id, patient, membership (used / not_used) and split (dev / test)."
@@ -87,7 +88,7 @@ def membership_split(src: RealSource, mode: str = 'patient', n_used: int = 20, n
     out = pd.DataFrame(rows).merge(meta, on='source_id')
     return out[['source_id', 'patient', 'membership', 'split']]
 
-# %% ../nbs/05c_benchmark.ipynb #8b0e60e4
+# %% ../nbs/05c_benchmark.ipynb #ff69174d
 class CopyLeak:
     "A 'generator' that leaks: `leak_rate` of the samples are perturbed copies of training images."
     def __init__(self, images: np.ndarray, leak_rate: float = 0.5, **perturb_kw):
@@ -104,7 +105,7 @@ class CopyLeak:
             out[k] = perturb(base, rng, **self.perturb_kw)
         return out
 
-# %% ../nbs/05c_benchmark.ipynb #ab1f1a2a
+# %% ../nbs/05c_benchmark.ipynb #c674dae9
 def _standardised(images: np.ndarray, size: int = 16) -> np.ndarray:
     import torch
     t = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(np.ascontiguousarray(images)).float()[:, None], size).flatten(1)
@@ -127,7 +128,7 @@ def memorisation_stats(generated: np.ndarray, used: np.ndarray, not_used: np.nda
                    used_images_copied=int(per[per.d_used < near_copy].nearest_used.nunique()))
     return per, summary
 
-# %% ../nbs/05c_benchmark.ipynb #2556a1f0
+# %% ../nbs/05c_benchmark.ipynb #b0e376dd
 def _write(images, folder: Path, names):
     folder.mkdir(parents=True, exist_ok=True)
     for im, n in zip(images, names): Image.fromarray(im, mode='L').save(folder / f'{n}.png')
@@ -150,18 +151,13 @@ def build_benchmark(name: str, out=None, overrides: Optional[dict] = None, regis
     from fingerprint_lib.runner import environment, device_name, torch_device
     cfg = benchmark_config(name, overrides, registry)
     out = Path(out) if out is not None else data_roots()[0] / name
-    if (out / 'benchmark.json').exists():
-        if json.loads((out / 'benchmark.json').read_text())['config'] == cfg: return out
-        raise DataError(f'{out}: holds a build of another configuration; remove it or choose another folder')
-    if out.exists() and any(out.iterdir()): raise DataError(f'{out}: exists and is not an empty benchmark folder')
+    if existing_build(out, 'benchmark.json', cfg): return out
     if 'generators' in cfg: return _build_task2(cfg, out, progress)
     t0 = time.perf_counter()
     seed = cfg.get('seed', 0)
     src = load_source(cfg['source'], progress)
     split = membership_split(src, seed=seed, **cfg.get('split', {}))
-    tmp = out.with_name(out.name + '.partial')  # written aside, renamed at the end: no half-built benchmark
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp = staging_folder(out)
     images = {key: _load(src, g.source_id.tolist()) for key, g in split.groupby(['membership', 'split'])}
     used = np.concatenate([images['used', 'dev'], images['used', 'test']])
     not_used = np.concatenate([images['not_used', 'dev'], images['not_used', 'test']])
@@ -206,9 +202,7 @@ def build_benchmark(name: str, out=None, overrides: Optional[dict] = None, regis
                              total_s=round(time.perf_counter() - t0, 1)))
     (tmp / 'benchmark.json').write_text(json.dumps(card, indent=1, default=str))
     (tmp / 'README.md').write_text(card_markdown(card))
-    if out.exists(): out.rmdir()
-    tmp.rename(out)
-    return out
+    return publish_build(tmp, out)
 
 def _build_task2(cfg: dict, out: Path, progress: bool) -> Path:
     "Task 2 (2024): several generators, each trained on the slices of its own patients; which made each image?"
@@ -219,9 +213,7 @@ def _build_task2(cfg: dict, out: Path, progress: bool) -> Path:
     rng = np.random.default_rng(seed)
     patients = list(rng.permutation(sorted(set(src.patients))))
     if len(patients) < len(gens): raise DataError(f'{src.name}: {len(gens)} generators need at least {len(gens)} patients')
-    tmp = out.with_name(out.name + '.partial')
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp = staging_folder(out)
     n_gen = cfg.get('n_generated', {'dev': 50, 'test': 50})
     test_images, test_truth, info = [], [], {}
     for k, g in enumerate(gens, 1):
@@ -251,9 +243,7 @@ def _build_task2(cfg: dict, out: Path, progress: bool) -> Path:
         f"({len(ids)} shuffled images), answers in `test/ground_truth_task2.csv` (image_id, generator).\n\n"
         + '\n'.join(f"- {m}: {v['generator']}, trained on {len(v['train_ids'])} slices of patients {v['patients']}"
                      for m, v in info.items()) + f"\n\nBuilt {card['built_at']} in {card['timings']['total_s']} s, commit {card['git_commit']}.\n")
-    if out.exists(): out.rmdir()
-    tmp.rename(out)
-    return out
+    return publish_build(tmp, out)
 
 def load_task2(root) -> tuple:
     "A Task 2 benchmark: ({model: development ImageSet}, test ImageSet, test generator labels aligned with its ids)."
@@ -289,7 +279,7 @@ answers in `test/ground_truth.csv`, the split in `split.csv`, per-image memorisa
 {rows}
 """
 
-# %% ../nbs/05c_benchmark.ipynb #3b5f7555
+# %% ../nbs/05c_benchmark.ipynb #77fdece1
 def built_benchmarks() -> pd.DataFrame:
     "One row per built benchmark found in the data roots: configuration, build time and test-set memorisation."
     rows = []

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['IMG_SIZE', 'LAYOUTS', 'DataError', 'ImageConversionWarning', 'project_root', 'data_roots', 'find_dataset',
-           'load_image', 'ImageSet', 'Split', 'Dataset', 'detect_layout', 'read_ground_truth', 'load_dataset',
-           'RealSource', 'load_covid_ct_md']
+           'existing_build', 'staging_folder', 'publish_build', 'load_image', 'ImageSet', 'Split', 'Dataset',
+           'detect_layout', 'read_ground_truth', 'load_dataset', 'RealSource', 'load_covid_ct_md']
 
-# %% ../nbs/00_data.ipynb #01aff020
-import configparser, csv, os, warnings
+# %% ../nbs/00_data.ipynb #33af86b5
+import configparser, csv, json, os, shutil, warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-# %% ../nbs/00_data.ipynb #7237a986
+# %% ../nbs/00_data.ipynb #d8414d18
 IMG_SIZE = 256  # ImageCLEFmedical GANs images are 256x256, 8-bit grayscale
 
 class DataError(Exception):
@@ -28,7 +28,7 @@ class DataError(Exception):
 class ImageConversionWarning(UserWarning):
     "An image was not 8-bit grayscale 256x256 and has been converted"
 
-# %% ../nbs/00_data.ipynb #0dda3b91
+# %% ../nbs/00_data.ipynb #f547f32e
 def _is_project(folder: Path) -> bool:
     "Does `folder` hold fingerprint_lib's settings.ini?"
     ini = folder/'settings.ini'
@@ -46,7 +46,7 @@ def project_root() -> Path:
     import fingerprint_lib
     return Path(fingerprint_lib.__file__).resolve().parent.parent
 
-# %% ../nbs/00_data.ipynb #0cfa0aa0
+# %% ../nbs/00_data.ipynb #9a12e113
 def data_roots() -> list[Path]:
     "Folders searched for datasets: `$FINGERPRINT_DATA` if set, else the project's `data/built`, `data/benchmarks` and `../shared/data`"
     env = os.environ.get('FINGERPRINT_DATA', '')
@@ -54,7 +54,7 @@ def data_roots() -> list[Path]:
     root = project_root()
     return [root/'data'/'built', root/'data'/'benchmarks', root.parent/'shared'/'data']
 
-# %% ../nbs/00_data.ipynb #f9086223
+# %% ../nbs/00_data.ipynb #4941c612
 def find_dataset(name) -> Path:
     "`name` if it is a directory, else the first `data_roots()/name` that is one"
     if not str(name).strip(): raise DataError(f"dataset name is empty: {name!r}")
@@ -65,7 +65,31 @@ def find_dataset(name) -> Path:
     raise DataError(f"dataset {str(name)!r} not found: it is not a directory and not in any data root "
                     f"({', '.join(map(str, roots))}); set FINGERPRINT_DATA to search other folders")
 
-# %% ../nbs/00_data.ipynb #48191877
+# %% ../nbs/00_data.ipynb #2fe10418
+def existing_build(out, card: str, config: dict) -> bool:
+    "True when `out/card` records a build of `config`; False for a missing or empty folder; else `DataError`."
+    out = Path(out)
+    if (out/card).exists():
+        if json.loads((out/card).read_text()).get('config') == config: return True
+        raise DataError(f"{out}: holds a build of another configuration; remove it or choose another folder")
+    if out.exists() and any(out.iterdir()): raise DataError(f"{out}: exists and is not an empty build folder")
+    return False
+
+def staging_folder(out) -> Path:
+    "A fresh, empty `<out>.partial` folder to write a build into."
+    tmp = Path(out).with_name(Path(out).name + '.partial')
+    if tmp.exists(): shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+def publish_build(tmp, out) -> Path:
+    "Move the finished build from its staging folder to `out` (missing or empty)."
+    out = Path(out)
+    if out.exists(): out.rmdir()
+    Path(tmp).rename(out)
+    return out
+
+# %% ../nbs/00_data.ipynb #435d53bc
 _SIXTEEN_BIT = ('I;16', 'I;16L', 'I;16B', 'I;16N')
 
 def _gray(a: np.ndarray) -> Image.Image:
@@ -116,7 +140,7 @@ def load_image(path) -> tuple[np.ndarray, list[str]]:
     im, more = _resize(im); notes += more
     return np.array(im, dtype=np.uint8), notes
 
-# %% ../nbs/00_data.ipynb #ff90ab18
+# %% ../nbs/00_data.ipynb #edcdffb1
 _IMG_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 
 @dataclass
@@ -170,7 +194,7 @@ class ImageSet:
         return ImageSet(self.name, self.folder, ids, [self.paths[where[i]] for i in ids],
                         {i: self.conversions[i] for i in ids if i in self.conversions})
 
-# %% ../nbs/00_data.ipynb #b5a583fd
+# %% ../nbs/00_data.ipynb #f1ae726a
 @dataclass
 class Split:
     "What every method gets: real images to score, generated images, labels when known"
@@ -199,7 +223,7 @@ class Dataset:
     dev: Optional[Split]
     test: Optional[Split]
 
-# %% ../nbs/00_data.ipynb #fc387f68
+# %% ../nbs/00_data.ipynb #5cba479b
 LAYOUTS = {
     'imageclef2023': {
         'dev':  {'used': ['used'], 'not_used': ['not_used'], 'generated': ['generated']},
@@ -212,7 +236,7 @@ LAYOUTS = {
     },
 }
 
-# %% ../nbs/00_data.ipynb #f6f4f861
+# %% ../nbs/00_data.ipynb #efa09096
 def _subdirs(root: Path, depth: int = 3) -> list[Path]:
     "Folders below `root`, down to `depth` levels, hidden ones skipped; shallow ones first"
     found, level = [], [root]
@@ -251,7 +275,7 @@ def detect_layout(root) -> str:
         raise DataError(f"{root}: folders of several layouts ({', '.join(top)}); point at one dataset's folder")
     return top[0]
 
-# %% ../nbs/00_data.ipynb #536efe3c
+# %% ../nbs/00_data.ipynb #042b87a7
 def read_ground_truth(path) -> dict[str, int]:
     "Read an `image_id,label` CSV (labels 0 or 1) into {image_id: label}"
     path = Path(path)
@@ -273,7 +297,7 @@ def read_ground_truth(path) -> dict[str, int]:
     if not truth: raise DataError(f"{path}: no rows after the header")
     return truth
 
-# %% ../nbs/00_data.ipynb #be535d51
+# %% ../nbs/00_data.ipynb #2ea601d1
 def _dev_real(used: ImageSet, not_used: ImageSet) -> ImageSet:
     "The real images of a development split: used, then not used"
     both = sorted(set(used.ids) & set(not_used.ids))
@@ -317,7 +341,7 @@ def load_dataset(name_or_path) -> Dataset:
         test = Split('test', s['real'], s['generated'], _test_labels(truth[0], s['real']) if truth else None)
     return Dataset(root.name, root, layout, dev, test)
 
-# %% ../nbs/00_data.ipynb #86d41271
+# %% ../nbs/00_data.ipynb #da94f0c0
 @dataclass
 class RealSource:
     "Real images with their patient ids, e.g. to build benchmarks"

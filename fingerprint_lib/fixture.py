@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FIXTURE_NAME', 'perturb', 'build_copy_leak_fixture']
 
-# %% ../nbs/06_fixture.ipynb #1fda10fe
+# %% ../nbs/06_fixture.ipynb #8fdafadf
 import json, shutil
 from pathlib import Path
 
@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .data import DataError, data_roots, load_covid_ct_md, load_image
+from .data import DataError, data_roots, existing_build, load_covid_ct_md, load_image, publish_build, staging_folder
 
-# %% ../nbs/06_fixture.ipynb #40d687f6
+# %% ../nbs/06_fixture.ipynb #6d2552a2
 def perturb(img: np.ndarray, rng: np.random.Generator, max_shift: int = 3, jitter: float = 0.05,
             noise_sd: float = 4.0) -> np.ndarray:
     "A perturbed copy of the uint8 image `img`: random shift, contrast/brightness jitter, Gaussian noise."
@@ -25,7 +25,7 @@ def perturb(img: np.ndarray, rng: np.random.Generator, max_shift: int = 3, jitte
     out = out * gain + offset + rng.normal(0, noise_sd, out.shape)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
-# %% ../nbs/06_fixture.ipynb #44655dfc
+# %% ../nbs/06_fixture.ipynb #48561a90
 FIXTURE_NAME = 'copy-leak-fixture'
 
 def _write_png(arr, path):
@@ -42,18 +42,14 @@ def _take(pool, n, rng, what):
     if len(pool) < n: raise DataError(f"not enough {what} slices: need {n}, have {len(pool)}")
     return [pool[i] for i in sorted(rng.choice(len(pool), n, replace=False))]
 
-# %% ../nbs/06_fixture.ipynb #860214fe
+# %% ../nbs/06_fixture.ipynb #29bb5e03
 def build_copy_leak_fixture(out=None, source=None, n_per_class: int = 20, copies_per_used: int = 2,
                             n_decoys: int = 40, leak_rate: float = 1.0, seed: int = 0) -> Path:
     "Write the copy-leak fixture (ImageCLEF 2023 layout + ground truth) to `out` and return its folder."
     config = dict(name=FIXTURE_NAME, n_per_class=n_per_class, copies_per_used=copies_per_used,
                   n_decoys=n_decoys, leak_rate=leak_rate, seed=seed)
     out = Path(out) if out is not None else data_roots()[0] / FIXTURE_NAME
-    card = out / 'fixture.json'
-    if card.exists():  # deterministic: an existing build of the same configuration is reused, never overwritten
-        if json.loads(card.read_text())['config'] == config: return out
-        raise DataError(f"{out}: holds a fixture built with another configuration; remove it or choose another folder")
-    if out.exists() and any(out.iterdir()): raise DataError(f"{out}: exists and is not an empty fixture folder")
+    if existing_build(out, 'fixture.json', config): return out  # deterministic: reused, never overwritten
     src = source if source is not None else load_covid_ct_md()
     rng = np.random.default_rng(seed)
     used_p, not_used_p, decoy_p = _split_patients(src.patients, rng)
@@ -69,8 +65,7 @@ def build_copy_leak_fixture(out=None, source=None, n_per_class: int = 20, copies
     decoys = _take(by_group['decoy'], 2 * n_decoys, rng, 'decoy')
     pick['dev', 'decoy'], pick['test', 'decoy'] = decoys[:n_decoys], decoys[n_decoys:]
 
-    tmp = out.with_name(out.name + '.partial')  # written aside, renamed at the end: no half-built fixture
-    if tmp.exists(): shutil.rmtree(tmp)
+    tmp = staging_folder(out)
     truth, sources = [], []
     for split, gen_dir in (('dev', 'development/generated'), ('test', 'test/generated_1')):
         # the generated set: leaked copies of used images plus copies of decoys, shuffled
@@ -106,6 +101,4 @@ def build_copy_leak_fixture(out=None, source=None, n_per_class: int = 20, copies
         config=config, source=dict(name=src.name, n_images=len(src.ids)),
         patients=dict(used=used_p, not_used=not_used_p, decoy=decoy_p),
         counts={f'{s}/{g}': len(v) for (s, g), v in pick.items()}), indent=1))
-    if out.exists(): out.rmdir()
-    tmp.rename(out)
-    return out
+    return publish_build(tmp, out)
