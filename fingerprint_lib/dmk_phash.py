@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['phash_bits', 'hamming_matrix', 'PHashResult', 'PHash', 'source_mapping', 'mapping_lines']
 
-# %% ../nbs/22_dmk_phash.ipynb #5bbae1dd
+# %% ../nbs/22_dmk_phash.ipynb #e82fb3e1
 import time
 from dataclasses import dataclass
 
@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .data import ImageSet, Split
 from .runner import MethodScores
 
-# %% ../nbs/22_dmk_phash.ipynb #d1bd1283
+# %% ../nbs/22_dmk_phash.ipynb #d28b368d
 def phash_bits(images: np.ndarray, hash_size: int = 16, progress: bool = True) -> np.ndarray:
     "pHash bits (N, hash_size**2) of a stack of uint8 images (N, H, W)."
     if hash_size < 2: raise ValueError(f'hash_size must be at least 2, got {hash_size}')
@@ -34,7 +34,7 @@ def hamming_matrix(a_bits: np.ndarray, b_bits: np.ndarray, block: int = 64) -> n
         out[i:i + block] = np.bitwise_count(a[i:i + block, None, :] ^ b[None, :, :]).sum(-1, dtype=np.uint16)
     return out
 
-# %% ../nbs/22_dmk_phash.ipynb #ef151915
+# %% ../nbs/22_dmk_phash.ipynb #3b9ba362
 @dataclass
 class PHashResult(MethodScores):
     "Scores of one split plus what the paper shows: the distance matrix and each real image's nearest generated image."

@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'reports_root', 'method_notebook', 'ensure_dataset', 'dataset_label', 'new_run_dir', 'environment',
-           'torch_device', 'device_name', 'MethodScores', 'write_json', 'finish_run', 'roc_figure', 'score_histogram',
-           'RunFailed', 'notebook_parameters', 'run_method', 'expand_grid', 'run_sweep']
+           'torch_device', 'device_name', 'MethodScores', 'write_json', 'calibrated_threshold', 'finish_run',
+           'roc_figure', 'score_histogram', 'RunFailed', 'notebook_parameters', 'run_method', 'expand_grid',
+           'run_sweep']
 
-# %% ../nbs/04_runner.ipynb #3af9fa8b
+# %% ../nbs/04_runner.ipynb #cbaeeae4
 import hashlib, itertools, json, os, platform, subprocess, sys, time, traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from .data import DataError, Dataset, find_dataset, load_dataset, project_root
 from .metrics import calibrate_threshold, evaluate, roc_curve_points
 from .submission import write_submission
 
-# %% ../nbs/04_runner.ipynb #c69ce595
+# %% ../nbs/04_runner.ipynb #af2c5348
 METHODS = {
     'phash': '22_dmk_phash.ipynb',  # Subburam et al. 2023 (DMK-SSN), section 4.3
 }
@@ -40,7 +41,7 @@ def method_notebook(method: str) -> Path:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(sorted(METHODS))}")
     return project_root() / 'nbs' / METHODS[method]
 
-# %% ../nbs/04_runner.ipynb #69e16b47
+# %% ../nbs/04_runner.ipynb #60e3670e
 def _builders() -> dict:
     "Dataset name -> function that builds it: the copy-leak fixture and every benchmark of the registry."
     from functools import partial
@@ -56,7 +57,7 @@ def ensure_dataset(dataset: str) -> Path:
     print(f'building {dataset} (first use) ...')
     return _builders()[dataset]()
 
-# %% ../nbs/04_runner.ipynb #d0a63ee0
+# %% ../nbs/04_runner.ipynb #5638b19d
 def dataset_label(dataset: str) -> str:
     "The folder name a dataset's runs are filed under: the dataset name, or the folder name of a dataset path."
     p = Path(dataset)
@@ -75,7 +76,7 @@ def new_run_dir(root, dataset: str, method: str, params: dict) -> Path:
             return run_dir
         except FileExistsError: continue
 
-# %% ../nbs/04_runner.ipynb #8d6059e2
+# %% ../nbs/04_runner.ipynb #5b68fcc9
 _PACKAGES = ('numpy', 'scipy', 'pandas', 'scikit-learn', 'torch', 'torchvision', 'imagehash', 'pillow', 'papermill')
 
 def environment() -> dict:
@@ -107,7 +108,7 @@ def device_name(device: str) -> str:
         return f'{device} ({torch.cuda.get_device_name()})'
     return f'cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
 
-# %% ../nbs/04_runner.ipynb #eed353a7
+# %% ../nbs/04_runner.ipynb #a44a392d
 @dataclass
 class MethodScores:
     "What a method returns for one split, aligned with `split.real.ids`."
@@ -130,15 +131,19 @@ def write_json(path, obj):
     "Write `obj` as indented JSON (numpy values converted)."
     Path(path).write_text(json.dumps(_jsonable(obj), indent=1))
 
-# %% ../nbs/04_runner.ipynb #d83fa544
+# %% ../nbs/04_runner.ipynb #a5281a6c
+def calibrated_threshold(dataset: Dataset, outputs: dict) -> Optional[float]:
+    "The score threshold calibrated on the labelled development split (rule: score >= t); None without one."
+    dev = outputs.get('dev')
+    return calibrate_threshold(dataset.dev.labels, dev.scores) if dev is not None and dataset.dev.labelled else None
+
 def finish_run(run_dir, *, method: str, dataset: Dataset, params: dict, outputs: dict, seed: int,
                paper: Optional[dict] = None, weights: str = 'none', device: str = 'cpu', figures: Optional[dict] = None,
                timings: Optional[dict] = None, extra: Optional[dict] = None, n_boot: int = 1000) -> dict:
     """Calibrate, evaluate and (when `run_dir` is given) write the run's files.
     `outputs` maps split names ('dev', 'test') to `MethodScores`; returns the metrics.json content."""
     splits = {s: getattr(dataset, s) for s in outputs}
-    dev = outputs.get('dev')
-    threshold = (calibrate_threshold(dataset.dev.labels, dev.scores) if dev is not None and dataset.dev.labelled else None)
+    threshold = calibrated_threshold(dataset, outputs)
     def calibrated(out): return None if threshold is None else (out.scores >= threshold).astype(int)
     eval_split = next((s for s in ('test', 'dev') if s in outputs and splits[s].labelled), None)
     evaluation = None
@@ -178,7 +183,7 @@ def finish_run(run_dir, *, method: str, dataset: Dataset, params: dict, outputs:
     write_json(run_dir / 'metrics.json', metrics)
     return _jsonable(metrics)
 
-# %% ../nbs/04_runner.ipynb #8ecef7a0
+# %% ../nbs/04_runner.ipynb #e6f329db
 def roc_figure(labels, scores, title=''):
     "ROC curve with the AUC in the legend and the 1% / 10% FPR marks."
     import matplotlib.pyplot as plt
@@ -208,7 +213,7 @@ def score_histogram(labels, values, thresholds: Optional[dict] = None, xlabel='s
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_runner.ipynb #76b33dec
+# %% ../nbs/04_runner.ipynb #6d7a4083
 class RunFailed(RuntimeError):
     "A method notebook failed; `.run_dir` holds the partial run and `error.json`."
     def __init__(self, run_dir, message):
@@ -266,7 +271,7 @@ def _record_failure(run_dir, method, dataset, params, error: dict, seconds: floa
                    failed_cell=error['cell_index'], timings=dict(total_s=round(seconds, 2)), **environment())
     write_json(run_dir / 'metrics.json', metrics)
 
-# %% ../nbs/04_runner.ipynb #9ea9dcfa
+# %% ../nbs/04_runner.ipynb #83250bb1
 def expand_grid(spec: dict) -> list:
     "All (dataset, params) combinations of a sweep specification."
     for key in ('method', 'grid'):
@@ -280,7 +285,7 @@ def expand_grid(spec: dict) -> list:
     return [(d, {**(spec.get('params') or {}), **dict(zip(keys, combo))})
             for d in datasets for combo in itertools.product(*(grid[k] for k in keys))]
 
-# %% ../nbs/04_runner.ipynb #0464cbaa
+# %% ../nbs/04_runner.ipynb #39b83442
 def _sweep_job(method, dataset, params, root):
     try: return dict(status='ok', run_dir=str(run_method(method, dataset, params, reports_root=root)), error='')
     except RunFailed as e: return dict(status='failed', run_dir=str(e.run_dir), error=str(e))
