@@ -6,7 +6,7 @@
 __all__ = ['registry_path', 'load_registry', 'benchmark_config', 'load_source', 'membership_split', 'CopyLeak', 'image_distances',
            'memorisation_stats', 'build_benchmark', 'load_task2', 'card_markdown', 'built_benchmarks']
 
-# %% ../nbs/05c_benchmark.ipynb #91f04d6f
+# %% ../nbs/05c_benchmark.ipynb #997e11fd
 import copy, dataclasses, hashlib, json, time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +21,7 @@ from .data import (DataError, RealSource, data_roots, existing_build, load_covid
                                   project_root, publish_build, staging_folder)
 from .fixture import perturb
 
-# %% ../nbs/05c_benchmark.ipynb #8d36214a
+# %% ../nbs/05c_benchmark.ipynb #21b8aa0d
 def registry_path() -> Path:
     "The benchmark registry: `data/benchmarks.yaml` of the project."
     return project_root() / 'data' / 'benchmarks.yaml'
@@ -46,7 +46,7 @@ def benchmark_config(name: str, overrides: Optional[dict] = None, registry=None)
     if name not in reg: raise DataError(f"unknown benchmark {name!r}; known: {', '.join(sorted(reg))}")
     return _merge(reg[name], overrides or {}) | {'name': name}
 
-# %% ../nbs/05c_benchmark.ipynb #5c75bbcd
+# %% ../nbs/05c_benchmark.ipynb #89e5ab2a
 def load_source(spec: dict, progress: bool = True) -> RealSource:
     "The real images of a benchmark: `phantom` (built once into the data root, cached by configuration) or `covid-ct-md`."
     name = spec.get('name')
@@ -58,7 +58,7 @@ def load_source(spec: dict, progress: bool = True) -> RealSource:
         return phantom_source(pc, data_roots()[0] / 'sources' / f'phantom-{key}', progress)  # a folder per configuration
     raise DataError(f"unknown real source {name!r}: use 'phantom' or 'covid-ct-md'")
 
-# %% ../nbs/05c_benchmark.ipynb #8a67191c
+# %% ../nbs/05c_benchmark.ipynb #a489cd79
 def membership_split(src: RealSource, mode: str = 'patient', n_used: int = 20, n_not_used: int = 20,
                      dev_fraction: float = 0.5, seed: int = 0) -> pd.DataFrame:
     "One row per chosen real image: source_id, patient, membership (used / not_used) and split (dev / test)."
@@ -88,7 +88,7 @@ def membership_split(src: RealSource, mode: str = 'patient', n_used: int = 20, n
     out = pd.DataFrame(rows).merge(meta, on='source_id')
     return out[['source_id', 'patient', 'membership', 'split']]
 
-# %% ../nbs/05c_benchmark.ipynb #ff69174d
+# %% ../nbs/05c_benchmark.ipynb #0838189f
 class CopyLeak:
     "A 'generator' that leaks: `leak_rate` of the samples are perturbed copies of training images."
     def __init__(self, images: np.ndarray, leak_rate: float = 0.5, **perturb_kw):
@@ -105,7 +105,7 @@ class CopyLeak:
             out[k] = perturb(base, rng, **self.perturb_kw)
         return out
 
-# %% ../nbs/05c_benchmark.ipynb #c674dae9
+# %% ../nbs/05c_benchmark.ipynb #7d47b8c0
 def _standardised(images: np.ndarray, size: int = 16) -> np.ndarray:
     import torch
     t = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(np.ascontiguousarray(images)).float()[:, None], size).flatten(1)
@@ -120,15 +120,19 @@ def image_distances(a: np.ndarray, b: np.ndarray, size: int = 16) -> np.ndarray:
 def memorisation_stats(generated: np.ndarray, used: np.ndarray, not_used: np.ndarray, near_copy: float = 0.2):
     "Per generated image: distance to its nearest used and nearest not-used image; and the summary for the card."
     du, dn = image_distances(generated, used), image_distances(generated, not_used)
-    per = pd.DataFrame(dict(nearest_used=du.argmin(1), d_used=du.min(1), nearest_not_used=dn.argmin(1), d_not_used=dn.min(1)))
+    dg = image_distances(generated, generated)
+    np.fill_diagonal(dg, np.inf)   # a collapsed generator shows as generated images close to each other
+    per = pd.DataFrame(dict(nearest_used=du.argmin(1), d_used=du.min(1), nearest_not_used=dn.argmin(1), d_not_used=dn.min(1),
+                            d_generated=dg.min(1) if len(dg) > 1 else np.nan))
     summary = dict(n_generated=len(per), near_copy_threshold=near_copy,
                    near_copy_share=float((per.d_used < near_copy).mean()),
                    closer_to_used_share=float((per.d_used < per.d_not_used).mean()),
                    median_d_used=float(per.d_used.median()), median_d_not_used=float(per.d_not_used.median()),
-                   used_images_copied=int(per[per.d_used < near_copy].nearest_used.nunique()))
+                   used_images_copied=int(per[per.d_used < near_copy].nearest_used.nunique()),
+                   median_d_generated=float(per.d_generated.median()))
     return per, summary
 
-# %% ../nbs/05c_benchmark.ipynb #b0e376dd
+# %% ../nbs/05c_benchmark.ipynb #3d7d37ce
 def _write(images, folder: Path, names):
     folder.mkdir(parents=True, exist_ok=True)
     for im, n in zip(images, names): Image.fromarray(im, mode='L').save(folder / f'{n}.png')
@@ -259,7 +263,8 @@ def card_markdown(card: dict) -> str:
     "The short README of a built benchmark."
     c, m = card['config'], card['memorisation']
     rows = '\n'.join(f"| {s} | {v['n_generated']} | {v['near_copy_share']:.2f} | {v['closer_to_used_share']:.2f} | "
-                     f"{v['median_d_used']:.3f} | {v['median_d_not_used']:.3f} | {v['used_images_copied']} |" for s, v in m.items())
+                     f"{v['median_d_used']:.3f} | {v['median_d_not_used']:.3f} | {v['used_images_copied']} | "
+                     f"{v.get('median_d_generated', float('nan')):.3f} |" for s, v in m.items())
     return f"""# Benchmark `{card['name']}`
 
 {c.get('description', '')}
@@ -274,12 +279,12 @@ answers in `test/ground_truth.csv`, the split in `split.csv`, per-image memorisa
 
 ## Memorisation (distance: RMS of standardised 16x16 images; near-copy below {m['dev']['near_copy_threshold']})
 
-| generated set | n | near-copy share | closer to used than to not-used | median d(used) | median d(not used) | used images copied |
-|---|---|---|---|---|---|---|
+| generated set | n | near-copy share | closer to used than to not-used | median d(used) | median d(not used) | used images copied | median d(nearest other generated) |
+|---|---|---|---|---|---|---|---|
 {rows}
 """
 
-# %% ../nbs/05c_benchmark.ipynb #77fdece1
+# %% ../nbs/05c_benchmark.ipynb #69718836
 def built_benchmarks() -> pd.DataFrame:
     "One row per built benchmark found in the data roots: configuration, build time and test-set memorisation."
     rows = []
@@ -292,5 +297,6 @@ def built_benchmarks() -> pd.DataFrame:
                              split=sp.get('mode', 'patient'), n_used=sp.get('n_used'), generator=g['model'],
                              steps=g.get('steps'), build_s=c['timings']['total_s'], device=c.get('device'),
                              near_copy_share=m['near_copy_share'], closer_to_used_share=m['closer_to_used_share'],
-                             median_d_used=m['median_d_used'], median_d_not_used=m['median_d_not_used']))
+                             median_d_used=m['median_d_used'], median_d_not_used=m['median_d_not_used'],
+                             median_d_generated=m.get('median_d_generated')))   # cards built before it was added lack it
     return pd.DataFrame(rows).drop_duplicates('benchmark') if rows else pd.DataFrame()
