@@ -1,4 +1,5 @@
 """pHash cost at ImageCLEF 2023 test size (200 real x 10,000 generated images); prints numbers, asserts nothing.
+The output is also kept in reports/_benchmarks/ and shown on the site's Benchmarks page.
 
     python benchmarks/phash_scale.py [--n-real 200] [--n-generated 10000] [--hash-size 16]
 
@@ -40,4 +41,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from fingerprint_lib.results import benchmark_log
+    with benchmark_log('phash_scale'): main()   # output kept in reports/_benchmarks/phash_scale/ for the site
