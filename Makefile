@@ -22,8 +22,10 @@ $(STAMP): setup.py settings.ini
 
 install: $(STAMP)
 
+# every registered method (runner.METHODS) with its default parameters on each dataset
 main: install
-	for d in $(DATASETS); do $(BIN)/fingerprint run phash --dataset $$d || exit 1; done
+	methods=$$($(BIN)/python -c "from fingerprint_lib.runner import METHODS; print(*METHODS)"); \
+	for d in $(DATASETS); do for m in $$methods; do $(BIN)/fingerprint run $$m --dataset $$d || exit 1; done; done
 	$(BIN)/fingerprint build-site --out site
 	@echo "site: site/index.html"
 
