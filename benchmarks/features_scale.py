@@ -9,8 +9,8 @@ The output is also kept in reports/_benchmarks/ and shown on the site's Benchmar
    real and 10,000 generated images. Images are phantom CT slices (the project's own source) with a little noise so
    that all 10,780 images differ. Each method is fitted and scored in its own process (peak RSS is its own):
    Ward and pair SVM end to end (features from an empty cache, then again from the filled cache), the relation
-   network fitted for one epoch and scored against a pool of generated images of two sizes, from which the cost of
-   the paper's 200 x 10,000 pairs is projected.
+   network fitted for one epoch (one generated partner per real image) and scored against a pool of generated
+   images of two sizes, from which the cost of the paper's 200 x 10,000 pairs is projected.
 `--quick` shrinks everything (a smoke test of this script, minutes on 2 CPU cores).
 """
 import argparse, json, multiprocessing as mp, os, platform, resource, sys, tempfile, time
@@ -96,7 +96,7 @@ def relation(root, backbone, input_size, device, pools):
     from fingerprint_lib.data import load_dataset
     from fingerprint_lib.ssn_relation import RelationMethod
     ds = load_dataset(root)
-    m = RelationMethod(backbone=backbone, input_size=input_size, epochs=1, device=device, progress=False)
+    m = RelationMethod(backbone=backbone, input_size=input_size, epochs=1, pairs_per_real=1, device=device, progress=False)
     t0 = time.perf_counter(); m.fit(ds.dev); fit = time.perf_counter() - t0
     out = dict(fit_one_epoch_s=fit, n_train_pairs=len(ds.dev.real) * m.pairs_per_real)
     for k in pools:
@@ -146,7 +146,7 @@ def main():
                 if 'error' in r: print(f'{name} ({backbone}), {run}: error: {r["error"]}'); continue
                 print(f'{name:9s} ({backbone}, {run}): fit {r["fit_s"]:.1f} s, score {r["score_s"]:.1f} s '
                       f'(total {r["seconds"]:.1f} s with start-up), peak RSS {r["peak_rss_mb"]:.0f} MB, cache {r["cache"]}', flush=True)
-        pools = (5, 10) if a.quick else (10, 50)
+        pools = (5, 10) if a.quick else (5, 25)
         for backbone in ('resnet18', 'resnet101'):
             r = measured(relation, root, backbone, a.method_input_size, device, pools)
             if 'error' in r: print(f'relation-net ({backbone}): error: {r["error"]}'); continue
