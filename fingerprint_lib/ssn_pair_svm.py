@@ -6,7 +6,7 @@
 __all__ = ['PUBLISHED', 'sample_partners', 'pair_matrix', 'majority_vote', 'resolve_gamma', 'rbf_decision', 'top_eigenvalues',
            'PairSVMResult', 'PairSVM', 'eigenvalue_figure']
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #1a735257
+# %% ../nbs/12_ssn_pair_svm.ipynb #c97c1826
 import time
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -20,10 +20,10 @@ from .data import ImageSet, Split
 from .features import FeatureExtractor
 from .runner import MethodScores
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #9f65be70
+# %% ../nbs/12_ssn_pair_svm.ipynb #c95f8258
 PUBLISHED = dict(Accuracy=0.525, Precision=0.537, Specificity=0.69, Recall=0.36, F1=0.431, TP=36, TN=69, FP=31, FN=64)
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #fb1aa6fe
+# %% ../nbs/12_ssn_pair_svm.ipynb #b375d330
 def _n_partners(k, n_generated: int, what: str) -> int:
     if k is None: return n_generated
     if int(k) != k or k < 1: raise ValueError(f'{what} must be a positive integer or None (all), got {k!r}')
@@ -48,7 +48,7 @@ def majority_vote(pair_predictions) -> tuple[np.ndarray, np.ndarray]:
     share = p.mean(1)
     return share, (share > 0.5).astype(int)
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #01b2d8b5
+# %% ../nbs/12_ssn_pair_svm.ipynb #e9ccfde8
 def resolve_gamma(gamma, X) -> float:
     "The RBF width scikit-learn would use: 'scale' = 1 / (n_features * X.var()), 'auto' = 1 / n_features, or the number."
     if gamma == 'scale':
@@ -70,7 +70,7 @@ def rbf_decision(svm: SVC, X, block: int = 2048) -> np.ndarray:
         out[i:i + block] = np.exp(-svm.gamma * d2) @ coef + svm.intercept_[0]
     return out
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #c0d0ba8b
+# %% ../nbs/12_ssn_pair_svm.ipynb #5a187831
 def top_eigenvalues(pairs, k: int, centre: bool = True) -> np.ndarray:
     """Largest eigenvalue of each real image's block of `k` consecutive pair rows: of the covariance (`centre=True`, divisor k)
     or of the second-moment matrix P^T P / k (`centre=False`); computed from the small k x k Gram matrices."""
@@ -80,7 +80,7 @@ def top_eigenvalues(pairs, k: int, centre: bool = True) -> np.ndarray:
     if centre: B = B - B.mean(1, keepdims=True)
     return np.linalg.eigvalsh(B @ B.transpose(0, 2, 1) / k)[:, -1]
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #e406c0bd
+# %% ../nbs/12_ssn_pair_svm.ipynb #98e982d5
 @dataclass
 class PairSVMResult(MethodScores):
     "Scores of one split plus the votes behind them."
@@ -165,7 +165,7 @@ class PairSVM:
         return pd.DataFrame(dict(image_id=ids if ids is not None else np.arange(len(self.dev_labels_)), label=self.dev_labels_,
                                  top_eig_centred=self.eigenvalues_['centred'], top_eig_uncentred=self.eigenvalues_['uncentred']))
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #edf4780a
+# %% ../nbs/12_ssn_pair_svm.ipynb #18069290
 def eigenvalue_figure(method: PairSVM, title: str = ''):
     "The two eigenvalue readings of the development real images, used against not used."
     import matplotlib.pyplot as plt

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['RelationModule', 'RelationNet', 'RelationResult', 'RelationMethod']
 
-# %% ../nbs/10_ssn_relation.ipynb #5b77cb95
+# %% ../nbs/10_ssn_relation.ipynb #c1dab7fd
 import copy
 import time
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from .data import Split
 from .features import FeatureSpec, Preprocess, backbone_trunk
 from .runner import MethodScores, torch_device
 
-# %% ../nbs/10_ssn_relation.ipynb #3ae62a44
+# %% ../nbs/10_ssn_relation.ipynb #420d9d1d
 class RelationModule(nn.Module):
     "The authors' relation module: two conv blocks on the concatenated maps, then an 8-unit head and a sigmoid."
     def __init__(self, channels: int):
@@ -53,7 +53,7 @@ class RelationNet(nn.Module):
     def forward(self, real, generated):
         return self.relation(self.embed(real, True), self.embed(generated, False))
 
-# %% ../nbs/10_ssn_relation.ipynb #2f9c45c8
+# %% ../nbs/10_ssn_relation.ipynb #c49a60ba
 @dataclass
 class RelationResult(MethodScores):
     "Scores of one split plus the relation score of every (real, pooled generated) pair."

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PUBLISHED', 'auto_n_clusters', 'cut_height', 'ward_increase', 'WardResult', 'WardClustering', 'dendrogram_figure']
 
-# %% ../nbs/11_ssn_ward.ipynb #eeacf1ca
+# %% ../nbs/11_ssn_ward.ipynb #d59e2b85
 import time
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -21,10 +21,10 @@ from .features import FeatureExtractor
 from .metrics import adjusted_rand_index
 from .runner import MethodScores
 
-# %% ../nbs/11_ssn_ward.ipynb #626e0de5
+# %% ../nbs/11_ssn_ward.ipynb #660af397
 PUBLISHED = dict(Accuracy=0.495, Precision=0.495, Specificity=0.44, Recall=0.55, F1=0.521, TP=55, TN=44, FP=56, FN=45)
 
-# %% ../nbs/11_ssn_ward.ipynb #98f0372f
+# %% ../nbs/11_ssn_ward.ipynb #54cffd48
 def auto_n_clusters(heights, min_clusters: int = 2) -> tuple[int, float]:
     "(number of clusters, cut height) of the cut in the largest gap between successive merge `heights` (n - 1 of them)."
     h = np.asarray(heights, float)
@@ -43,14 +43,14 @@ def cut_height(heights, k: int) -> float:
     if not 2 <= k <= n: raise ValueError(f'number of clusters must be in [2, {n}], got {k}')
     return float((h[n - k] + h[n - k + 1]) / 2)
 
-# %% ../nbs/11_ssn_ward.ipynb #f95c3b84
+# %% ../nbs/11_ssn_ward.ipynb #01a667cb
 def ward_increase(X, centroids, sizes) -> np.ndarray:
     "(n_points, n_clusters) increase of the within-cluster sum of squares if each point joined each cluster."
     X, C, n = np.asarray(X, float), np.asarray(centroids, float), np.asarray(sizes, float)
     d2 = (X ** 2).sum(1)[:, None] - 2 * X @ C.T + (C ** 2).sum(1)[None, :]
     return n / (n + 1) * np.maximum(d2, 0)
 
-# %% ../nbs/11_ssn_ward.ipynb #fd11aa1c
+# %% ../nbs/11_ssn_ward.ipynb #e580de41
 @dataclass
 class WardResult(MethodScores):
     "Scores of one split plus what the clustering says about each image."
@@ -138,7 +138,7 @@ class WardClustering:
         return pd.DataFrame(dict(size=self.sizes_, used=self.n_used_, not_used=self.sizes_ - self.n_used_,
                                  used_share=self.used_share_, label=self.cluster_label_)).rename_axis('cluster')
 
-# %% ../nbs/11_ssn_ward.ipynb #68dd09c9
+# %% ../nbs/11_ssn_ward.ipynb #0f4422fa
 def dendrogram_figure(method: WardClustering, ids=None, title: str = ''):
     "The Ward dendrogram of the development images (leaves coloured by label), with the cut line and the cophenetic correlation."
     import matplotlib.pyplot as plt

@@ -21,3 +21,7 @@ def test_method_notebooks_have_the_runner_parameters():
         params = notebook_parameters(method_notebook(m))
         assert {'dataset', 'run_dir', 'seed'} <= set(params), (m, params)
         assert params['run_dir'] is None, m                 # interactive runs write nothing
+        # papermill silently skips an assignment it cannot parse (e.g. '=' inside its comment): every one must parse
+        cell = next(c for c in json.loads(method_notebook(m).read_text())['cells'] if 'parameters' in c['metadata'].get('tags', []))
+        names = [l.split('=')[0].strip() for l in ''.join(cell['source']).splitlines() if l.strip() and not l.startswith('#')]
+        assert sorted(names) == sorted(params), (m, sorted(set(names) - set(params)))
