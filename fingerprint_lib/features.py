@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['RESNETS', 'BACKBONES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURES_VERSION', 'WeightsUnavailable', 'describe_weights',
            'file_sha256', 'backbone_trunk', 'FeatureSpec', 'Preprocess', 'cache_root', 'image_digest', 'FeatureCache',
-           'FeatureExtractor']
+           'FeatureExtractor', 'FeatureMethod']
 
-# %% ../nbs/03_features.ipynb #1b3d2ccd
+# %% ../nbs/03_features.ipynb #59b3c80e
 import hashlib
 import json
 import os
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .data import ImageSet, project_root
 
-# %% ../nbs/03_features.ipynb #35481801
+# %% ../nbs/03_features.ipynb #6ad3ee10
 class WeightsUnavailable(RuntimeError):
     "Pretrained weights could not be loaded; the message says how to supply them."
 
@@ -127,7 +127,7 @@ def backbone_trunk(name: str, weights: str = 'random', channels: str = 'replicat
     with torch.no_grad(): c = trunk(torch.zeros(1, 1 if channels == 'single' else 3, 299 if name == 'inception_v3' else 64, 299 if name == 'inception_v3' else 64)).shape[1]
     return trunk, c, describe_weights(name, weights, seed)
 
-# %% ../nbs/03_features.ipynb #1b7357f8
+# %% ../nbs/03_features.ipynb #5807cf37
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class Preprocess(nn.Module):
         if self.channels == 'replicate': x = x.expand(-1, 3, -1, -1)
         return (x - self.mean) / self.std
 
-# %% ../nbs/03_features.ipynb #4348170f
+# %% ../nbs/03_features.ipynb #310ba759
 FEATURES_VERSION = 1
 
 def cache_root() -> Path:
@@ -216,7 +216,7 @@ class FeatureCache:
         (self.root / key).mkdir(parents=True, exist_ok=True)
         (self.root / key / 'key.json').write_text(json.dumps(info, indent=1))
 
-# %% ../nbs/03_features.ipynb #b2e5c7fd
+# %% ../nbs/03_features.ipynb #383c3d51
 class FeatureExtractor:
     """Features of images under a `FeatureSpec`, in batches (progress bar), on `device` ('auto': CUDA when present),
     through the cache (`cache=None` disables it). `stats` counts cache hits, computed and recomputed entries."""
@@ -278,3 +278,16 @@ class FeatureExtractor:
         bar.close()
         self.stats['computed'] += len(todo)
         return np.stack(out)
+
+# %% ../nbs/03_features.ipynb #524eed80
+class FeatureMethod:
+    "Base of the methods that work on pooled features of image sets: `features(images)` through `extractor`, kept in memory."
+    def __init__(self, extractor: Optional[FeatureExtractor] = None):
+        self.extractor, self._features = extractor, {}
+
+    def features(self, images: ImageSet) -> np.ndarray:
+        "Pooled features of an image set (through the extractor's cache; kept in memory once computed)."
+        if self.extractor is None: raise ValueError('no FeatureExtractor given: use fit_features / score_features')
+        key = (str(images.folder), tuple(images.ids))
+        if key not in self._features: self._features[key] = self.extractor(images)
+        return self._features[key]

@@ -6,7 +6,7 @@
 __all__ = ['PUBLISHED', 'sample_partners', 'pair_matrix', 'majority_vote', 'resolve_gamma', 'rbf_decision', 'top_eigenvalues',
            'PairSVMResult', 'PairSVM', 'eigenvalue_figure']
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #c97c1826
+# %% ../nbs/12_ssn_pair_svm.ipynb #800d57b2
 import time
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -17,13 +17,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from .data import ImageSet, Split
-from .features import FeatureExtractor
+from .features import FeatureExtractor, FeatureMethod
 from .runner import MethodScores
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #c95f8258
+# %% ../nbs/12_ssn_pair_svm.ipynb #3837f3a2
 PUBLISHED = dict(Accuracy=0.525, Precision=0.537, Specificity=0.69, Recall=0.36, F1=0.431, TP=36, TN=69, FP=31, FN=64)
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #b375d330
+# %% ../nbs/12_ssn_pair_svm.ipynb #562a8535
 def _n_partners(k, n_generated: int, what: str) -> int:
     if k is None: return n_generated
     if int(k) != k or k < 1: raise ValueError(f'{what} must be a positive integer or None (all), got {k!r}')
@@ -48,7 +48,7 @@ def majority_vote(pair_predictions) -> tuple[np.ndarray, np.ndarray]:
     share = p.mean(1)
     return share, (share > 0.5).astype(int)
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #e9ccfde8
+# %% ../nbs/12_ssn_pair_svm.ipynb #03e47b0d
 def resolve_gamma(gamma, X) -> float:
     "The RBF width scikit-learn would use: 'scale' = 1 / (n_features * X.var()), 'auto' = 1 / n_features, or the number."
     if gamma == 'scale':
@@ -70,7 +70,7 @@ def rbf_decision(svm: SVC, X, block: int = 2048) -> np.ndarray:
         out[i:i + block] = np.exp(-svm.gamma * d2) @ coef + svm.intercept_[0]
     return out
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #5a187831
+# %% ../nbs/12_ssn_pair_svm.ipynb #b843b15c
 def top_eigenvalues(pairs, k: int, centre: bool = True) -> np.ndarray:
     """Largest eigenvalue of each real image's block of `k` consecutive pair rows: of the covariance (`centre=True`, divisor k)
     or of the second-moment matrix P^T P / k (`centre=False`); computed from the small k x k Gram matrices."""
@@ -80,7 +80,7 @@ def top_eigenvalues(pairs, k: int, centre: bool = True) -> np.ndarray:
     if centre: B = B - B.mean(1, keepdims=True)
     return np.linalg.eigvalsh(B @ B.transpose(0, 2, 1) / k)[:, -1]
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #98e982d5
+# %% ../nbs/12_ssn_pair_svm.ipynb #ff57ea43
 @dataclass
 class PairSVMResult(MethodScores):
     "Scores of one split plus the votes behind them."
@@ -101,7 +101,7 @@ def _check(R, y, G):
         raise ValueError(f"the development split needs both used (1) and not used (0) images; got only {'used' if y[0] else 'not used'}")
     return R, y.astype(int), G
 
-class PairSVM:
+class PairSVM(FeatureMethod):
     """The SSN pair SVM: [real, generated] feature concatenations labelled with the real image's membership, standardised,
     RBF SVM; a real image's score is the share of its pairs (with `n_test_pairs` sampled generated images) predicted used,
     its paper label the strict majority."""
@@ -110,16 +110,9 @@ class PairSVM:
         for name, k in (('n_pairs_per_real', n_pairs_per_real), ('n_test_pairs', n_test_pairs)): _n_partners(k, 1, name)
         if not C > 0: raise ValueError(f'C must be positive, got {C!r}')
         resolve_gamma(gamma, np.ones((1, 1)))   # validates
-        self.extractor, self.n_pairs_per_real, self.n_test_pairs = extractor, n_pairs_per_real, n_test_pairs
+        super().__init__(extractor)
+        self.n_pairs_per_real, self.n_test_pairs = n_pairs_per_real, n_test_pairs
         self.C, self.gamma, self.seed = float(C), gamma, int(seed)
-        self._features = {}
-
-    def features(self, images: ImageSet) -> np.ndarray:
-        "Pooled features of an image set (through the extractor's cache; kept in memory once computed)."
-        if self.extractor is None: raise ValueError('no FeatureExtractor given: use fit_features / score_features')
-        key = (str(images.folder), tuple(images.ids))
-        if key not in self._features: self._features[key] = self.extractor(images)
-        return self._features[key]
 
     def fit_features(self, real, labels, generated):
         "Fit on development real-image features with labels (1 used, 0 not used) and generated-image features."
@@ -165,7 +158,7 @@ class PairSVM:
         return pd.DataFrame(dict(image_id=ids if ids is not None else np.arange(len(self.dev_labels_)), label=self.dev_labels_,
                                  top_eig_centred=self.eigenvalues_['centred'], top_eig_uncentred=self.eigenvalues_['uncentred']))
 
-# %% ../nbs/12_ssn_pair_svm.ipynb #18069290
+# %% ../nbs/12_ssn_pair_svm.ipynb #73e15fc2
 def eigenvalue_figure(method: PairSVM, title: str = ''):
     "The two eigenvalue readings of the development real images, used against not used."
     import matplotlib.pyplot as plt

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PUBLISHED', 'auto_n_clusters', 'cut_height', 'ward_increase', 'WardResult', 'WardClustering', 'dendrogram_figure']
 
-# %% ../nbs/11_ssn_ward.ipynb #d59e2b85
+# %% ../nbs/11_ssn_ward.ipynb #9e019c30
 import time
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -17,14 +17,14 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster import AgglomerativeClustering, FeatureAgglomeration
 
 from .data import ImageSet, Split
-from .features import FeatureExtractor
+from .features import FeatureExtractor, FeatureMethod
 from .metrics import adjusted_rand_index
 from .runner import MethodScores
 
-# %% ../nbs/11_ssn_ward.ipynb #660af397
+# %% ../nbs/11_ssn_ward.ipynb #41935e0c
 PUBLISHED = dict(Accuracy=0.495, Precision=0.495, Specificity=0.44, Recall=0.55, F1=0.521, TP=55, TN=44, FP=56, FN=45)
 
-# %% ../nbs/11_ssn_ward.ipynb #54cffd48
+# %% ../nbs/11_ssn_ward.ipynb #57e04fc1
 def auto_n_clusters(heights, min_clusters: int = 2) -> tuple[int, float]:
     "(number of clusters, cut height) of the cut in the largest gap between successive merge `heights` (n - 1 of them)."
     h = np.asarray(heights, float)
@@ -43,14 +43,14 @@ def cut_height(heights, k: int) -> float:
     if not 2 <= k <= n: raise ValueError(f'number of clusters must be in [2, {n}], got {k}')
     return float((h[n - k] + h[n - k + 1]) / 2)
 
-# %% ../nbs/11_ssn_ward.ipynb #01a667cb
+# %% ../nbs/11_ssn_ward.ipynb #af1f0b30
 def ward_increase(X, centroids, sizes) -> np.ndarray:
     "(n_points, n_clusters) increase of the within-cluster sum of squares if each point joined each cluster."
     X, C, n = np.asarray(X, float), np.asarray(centroids, float), np.asarray(sizes, float)
     d2 = (X ** 2).sum(1)[:, None] - 2 * X @ C.T + (C ** 2).sum(1)[None, :]
     return n / (n + 1) * np.maximum(d2, 0)
 
-# %% ../nbs/11_ssn_ward.ipynb #e580de41
+# %% ../nbs/11_ssn_ward.ipynb #7da8d858
 @dataclass
 class WardResult(MethodScores):
     "Scores of one split plus what the clustering says about each image."
@@ -69,7 +69,7 @@ def _check_xy(X, y):
     if not np.isfinite(X).all(): raise ValueError('features contain NaN or infinite values')
     return X, y.astype(int)
 
-class WardClustering:
+class WardClustering(FeatureMethod):
     """The SSN clustering method: feature agglomeration to `n_reduced` dimensions, Ward clustering of the development
     real images into `n_clusters` ('auto': largest merge-height gap), new images join the cluster of least Ward increase;
     score = the cluster's share of used development images, paper label = the cluster's majority (ties -> not used)."""
@@ -77,15 +77,8 @@ class WardClustering:
         if int(n_reduced) != n_reduced or n_reduced < 1: raise ValueError(f'n_reduced must be a positive integer, got {n_reduced!r}')
         if n_clusters != 'auto' and (isinstance(n_clusters, str) or int(n_clusters) != n_clusters or n_clusters < 2):
             raise ValueError(f"n_clusters must be 'auto' or an integer >= 2, got {n_clusters!r}")
-        self.extractor, self.n_reduced, self.n_clusters = extractor, int(n_reduced), n_clusters
-        self._features = {}
-
-    def features(self, images: ImageSet) -> np.ndarray:
-        "Pooled features of an image set (through the extractor's cache; kept in memory once computed)."
-        if self.extractor is None: raise ValueError('no FeatureExtractor given: use fit_features / score_features')
-        key = (str(images.folder), tuple(images.ids))
-        if key not in self._features: self._features[key] = self.extractor(images)
-        return self._features[key]
+        super().__init__(extractor)
+        self.n_reduced, self.n_clusters = int(n_reduced), n_clusters
 
     def fit_features(self, X, y):
         "Fit on development features `X` (images, features) with labels `y` (1 = used, 0 = not used)."
@@ -138,7 +131,7 @@ class WardClustering:
         return pd.DataFrame(dict(size=self.sizes_, used=self.n_used_, not_used=self.sizes_ - self.n_used_,
                                  used_share=self.used_share_, label=self.cluster_label_)).rename_axis('cluster')
 
-# %% ../nbs/11_ssn_ward.ipynb #0f4422fa
+# %% ../nbs/11_ssn_ward.ipynb #c5601de3
 def dendrogram_figure(method: WardClustering, ids=None, title: str = ''):
     "The Ward dendrogram of the development images (leaves coloured by label), with the cut line and the cophenetic correlation."
     import matplotlib.pyplot as plt
