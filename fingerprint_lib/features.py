@@ -7,11 +7,10 @@ __all__ = ['RESNETS', 'BACKBONES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURES_VE
            'file_sha256', 'backbone_trunk', 'FeatureSpec', 'Preprocess', 'cache_root', 'image_digest', 'FeatureCache',
            'FeatureExtractor', 'FeatureMethod']
 
-# %% ../nbs/03_features.ipynb #59b3c80e
+# %% ../nbs/03_features.ipynb #b63396e5
 import hashlib
 import json
 import os
-import warnings
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 from typing import Optional, Union
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .data import ImageSet, project_root
 
-# %% ../nbs/03_features.ipynb #6ad3ee10
+# %% ../nbs/03_features.ipynb #b5249739
 class WeightsUnavailable(RuntimeError):
     "Pretrained weights could not be loaded; the message says how to supply them."
 
@@ -49,8 +48,7 @@ def describe_weights(name: str, weights: str, seed: int = 0) -> str:
     return f'{path.name} (sha256 {file_sha256(path)[:12]})'
 
 def _build(name: str, weights: str, seed: int) -> nn.Module:
-    "The full classification model holding the weights `describe_weights` names."
-    describe_weights(name, weights, seed)   # validates the name and the weights argument
+    "The full classification model holding the weights `describe_weights` names (which has validated the arguments)."
     if name == 'efficientnet_lite0':
         from fingerprint_lib.efficientnet_lite import efficientnet_lite0
         if weights == 'imagenet': return efficientnet_lite0('imagenet')
@@ -121,13 +119,14 @@ def _to_single_channel(trunk: nn.Module):
 def backbone_trunk(name: str, weights: str = 'random', channels: str = 'replicate', seed: int = 0):
     "(trunk giving feature maps (N, C, h, w), C, a description of the weights) for a backbone."
     if channels not in ('replicate', 'single'): raise ValueError(f"channels must be 'replicate' or 'single', got {channels!r}")
+    weights_id = describe_weights(name, weights, seed)   # validates the name and the weights (a file is hashed once)
     trunk = _trunk(_build(name, weights, seed), BACKBONES[name])
     if channels == 'single': trunk = _to_single_channel(trunk)
     trunk.eval()
     with torch.no_grad(): c = trunk(torch.zeros(1, 1 if channels == 'single' else 3, 299 if name == 'inception_v3' else 64, 299 if name == 'inception_v3' else 64)).shape[1]
-    return trunk, c, describe_weights(name, weights, seed)
+    return trunk, c, weights_id
 
-# %% ../nbs/03_features.ipynb #5807cf37
+# %% ../nbs/03_features.ipynb #b7ed66be
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
@@ -173,7 +172,7 @@ class Preprocess(nn.Module):
         if self.channels == 'replicate': x = x.expand(-1, 3, -1, -1)
         return (x - self.mean) / self.std
 
-# %% ../nbs/03_features.ipynb #310ba759
+# %% ../nbs/03_features.ipynb #c0fa0115
 FEATURES_VERSION = 1
 
 def cache_root() -> Path:
@@ -182,11 +181,9 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else project_root() / 'data' / 'cache' / 'features'
 
 def image_digest(image: np.ndarray) -> str:
-    "SHA-1 of an image's decoded pixels and shape."
+    "SHA-1 of an array's shape, dtype and values: an image's content key, and a cache entry's checksum."
     image = np.ascontiguousarray(image)
     return hashlib.sha1(f'{image.shape}{image.dtype}'.encode() + image.tobytes()).hexdigest()
-
-def _checksum(x: np.ndarray) -> str: return hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest()
 
 class FeatureCache:
     "Per-image feature files under `root/<key>/`; see above for what makes an entry valid."
@@ -194,21 +191,21 @@ class FeatureCache:
 
     def _path(self, key: str, digest: str) -> Path: return self.root / key / digest[:2] / f'{digest}.npz'
 
-    def get(self, key: str, digest: str, shape: Optional[tuple] = None):
+    def get(self, key: str, digest: str):
         "The cached features, None when absent, or the string 'invalid' for a stale or corrupt entry."
         path = self._path(key, digest)
         if not path.exists(): return None
         try:
             with np.load(path, allow_pickle=False) as z: x, k, c = z['x'], str(z['key']), str(z['checksum'])
         except Exception: return 'invalid'
-        ok = k == key and c == _checksum(x) and (shape is None or x.shape == tuple(shape)) and np.isfinite(x).all()
+        ok = k == key and c == image_digest(x) and np.isfinite(x).all()
         return x if ok else 'invalid'
 
     def put(self, key: str, digest: str, x: np.ndarray):
         path = self._path(key, digest)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.npz')
-        np.savez(tmp, x=x, key=np.array(key), checksum=np.array(_checksum(x)))
+        np.savez(tmp, x=x, key=np.array(key), checksum=np.array(image_digest(x)))
         os.replace(tmp, path)
 
     def describe(self, key: str, info: dict):
@@ -216,7 +213,7 @@ class FeatureCache:
         (self.root / key).mkdir(parents=True, exist_ok=True)
         (self.root / key / 'key.json').write_text(json.dumps(info, indent=1))
 
-# %% ../nbs/03_features.ipynb #383c3d51
+# %% ../nbs/03_features.ipynb #a4bb1485
 class FeatureExtractor:
     """Features of images under a `FeatureSpec`, in batches (progress bar), on `device` ('auto': CUDA when present),
     through the cache (`cache=None` disables it). `stats` counts cache hits, computed and recomputed entries."""
@@ -260,7 +257,6 @@ class FeatureExtractor:
         out, todo, digests = [None] * len(arr), [], [image_digest(a) for a in arr]
         key = self.key if self.cache else None
         if self.cache:
-            self.cache.describe(key, self.key_info())
             for i, d in enumerate(digests):
                 got = self.cache.get(key, d)
                 if isinstance(got, np.ndarray): out[i] = got; self.stats['hits'] += 1
@@ -268,6 +264,7 @@ class FeatureExtractor:
                     if got == 'invalid': self.stats['recomputed'] += 1
                     todo.append(i)
         else: todo = list(range(len(arr)))
+        if self.cache and todo: self.cache.describe(key, self.key_info())
         bar = tqdm(total=len(todo), desc=f'{self.spec.backbone} features', disable=not progress or len(todo) < 2 * self.batch_size)
         for s in range(0, len(todo), self.batch_size):
             idx = todo[s:s + self.batch_size]
@@ -279,7 +276,7 @@ class FeatureExtractor:
         self.stats['computed'] += len(todo)
         return np.stack(out)
 
-# %% ../nbs/03_features.ipynb #524eed80
+# %% ../nbs/03_features.ipynb #d6599cfa
 class FeatureMethod:
     "Base of the methods that work on pooled features of image sets: `features(images)` through `extractor`, kept in memory."
     def __init__(self, extractor: Optional[FeatureExtractor] = None):

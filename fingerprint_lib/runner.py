@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'reports_root', 'method_notebook', 'ensure_dataset', 'dataset_label', 'new_run_dir', 'environment',
-           'torch_device', 'device_name', 'MethodScores', 'write_json', 'calibrated_threshold', 'finish_run',
-           'roc_figure', 'score_histogram', 'RunFailed', 'notebook_parameters', 'run_method', 'expand_grid',
-           'run_sweep']
+           'torch_threads', 'torch_device', 'device_name', 'MethodScores', 'write_json', 'calibrated_threshold',
+           'finish_run', 'roc_figure', 'score_histogram', 'RunFailed', 'notebook_parameters', 'run_method',
+           'expand_grid', 'run_sweep']
 
-# %% ../nbs/04_runner.ipynb #e98cabd1
+# %% ../nbs/04_runner.ipynb #8f42bf38
 import hashlib, itertools, json, os, platform, subprocess, sys, time, traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -26,7 +26,7 @@ from .data import DataError, Dataset, find_dataset, load_dataset, project_root
 from .metrics import calibrate_threshold, evaluate, roc_curve_points
 from .submission import write_submission
 
-# %% ../nbs/04_runner.ipynb #f19b258a
+# %% ../nbs/04_runner.ipynb #e25208e4
 METHODS = {
     'relation-net': '10_ssn_relation.ipynb',  # Bharathi et al. 2023 (SSN), section 5.1
     'ward': '11_ssn_ward.ipynb',               # Bharathi et al. 2023 (SSN), section 5.2
@@ -44,7 +44,7 @@ def method_notebook(method: str) -> Path:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(sorted(METHODS))}")
     return project_root() / 'nbs' / METHODS[method]
 
-# %% ../nbs/04_runner.ipynb #417caf45
+# %% ../nbs/04_runner.ipynb #b06008e7
 def _builders() -> dict:
     "Dataset name -> function that builds it: the copy-leak fixture and every benchmark of the registry."
     from functools import partial
@@ -60,7 +60,7 @@ def ensure_dataset(dataset: str) -> Path:
     print(f'building {dataset} (first use) ...')
     return _builders()[dataset]()
 
-# %% ../nbs/04_runner.ipynb #e6e1ed0b
+# %% ../nbs/04_runner.ipynb #97b0dcfd
 def dataset_label(dataset: str) -> str:
     "The folder name a dataset's runs are filed under: the dataset name, or the folder name of a dataset path."
     p = Path(dataset)
@@ -79,7 +79,7 @@ def new_run_dir(root, dataset: str, method: str, params: dict) -> Path:
             return run_dir
         except FileExistsError: continue
 
-# %% ../nbs/04_runner.ipynb #26799a22
+# %% ../nbs/04_runner.ipynb #fe24bdda
 _PACKAGES = ('numpy', 'scipy', 'pandas', 'scikit-learn', 'torch', 'torchvision', 'imagehash', 'pillow', 'papermill')
 
 def environment() -> dict:
@@ -94,10 +94,12 @@ def environment() -> dict:
         except (OSError, subprocess.SubprocessError): return ''
     commit = git('rev-parse', '--verify', '-q', 'HEAD') or 'no commit'
     dirty = bool(git('status', '--porcelain', '--untracked-files=no'))
-    # torch's CPU results depend on its thread count (summation order): recorded so a rerun can match it
-    threads = sys.modules['torch'].get_num_threads() if 'torch' in sys.modules else None
     return dict(versions=versions, git_commit=commit + ('+dirty' if dirty else ''),
-                host=dict(machine=platform.machine(), system=platform.system(), cpus=os.cpu_count(), torch_threads=threads))
+                host=dict(machine=platform.machine(), system=platform.system(), cpus=os.cpu_count(), torch_threads=torch_threads()))
+
+def torch_threads() -> Optional[int]:
+    "torch's CPU thread count when torch is in use (its CPU results depend on it: summation order), else None."
+    return sys.modules['torch'].get_num_threads() if 'torch' in sys.modules else None
 
 def torch_device(prefer: str = 'auto') -> str:
     "'cuda' when asked for or available (with 'auto'), else 'cpu'."
@@ -111,10 +113,10 @@ def device_name(device: str) -> str:
     if device.startswith('cuda'):
         import torch
         return f'{device} ({torch.cuda.get_device_name()})'
-    threads = f", {sys.modules['torch'].get_num_threads()} torch threads" if 'torch' in sys.modules else ''
+    threads = f', {torch_threads()} torch threads' if torch_threads() else ''
     return f'cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores{threads})'
 
-# %% ../nbs/04_runner.ipynb #ca67578f
+# %% ../nbs/04_runner.ipynb #b412bc17
 @dataclass
 class MethodScores:
     "What a method returns for one split, aligned with `split.real.ids`."
@@ -137,7 +139,7 @@ def write_json(path, obj):
     "Write `obj` as indented JSON (numpy values converted)."
     Path(path).write_text(json.dumps(_jsonable(obj), indent=1))
 
-# %% ../nbs/04_runner.ipynb #bd457595
+# %% ../nbs/04_runner.ipynb #4de71d7d
 def calibrated_threshold(dataset: Dataset, outputs: dict) -> Optional[float]:
     "The score threshold calibrated on the labelled development split (rule: score >= t); None without one."
     dev = outputs.get('dev')
@@ -189,7 +191,7 @@ def finish_run(run_dir, *, method: str, dataset: Dataset, params: dict, outputs:
     write_json(run_dir / 'metrics.json', metrics)
     return _jsonable(metrics)
 
-# %% ../nbs/04_runner.ipynb #393956f3
+# %% ../nbs/04_runner.ipynb #025fd74e
 def roc_figure(labels, scores, title=''):
     "ROC curve with the AUC in the legend and the 1% / 10% FPR marks."
     import matplotlib.pyplot as plt
@@ -219,7 +221,7 @@ def score_histogram(labels, values, thresholds: Optional[dict] = None, xlabel='s
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_runner.ipynb #a0bc6bbb
+# %% ../nbs/04_runner.ipynb #c67dceef
 class RunFailed(RuntimeError):
     "A method notebook failed; `.run_dir` holds the partial run and `error.json`."
     def __init__(self, run_dir, message):
@@ -277,7 +279,7 @@ def _record_failure(run_dir, method, dataset, params, error: dict, seconds: floa
                    failed_cell=error['cell_index'], timings=dict(total_s=round(seconds, 2)), **environment())
     write_json(run_dir / 'metrics.json', metrics)
 
-# %% ../nbs/04_runner.ipynb #8913c3d8
+# %% ../nbs/04_runner.ipynb #093e471c
 def expand_grid(spec: dict) -> list:
     "All (dataset, params) combinations of a sweep specification."
     for key in ('method', 'grid'):
@@ -291,7 +293,7 @@ def expand_grid(spec: dict) -> list:
     return [(d, {**(spec.get('params') or {}), **dict(zip(keys, combo))})
             for d in datasets for combo in itertools.product(*(grid[k] for k in keys))]
 
-# %% ../nbs/04_runner.ipynb #c698a49c
+# %% ../nbs/04_runner.ipynb #9bded837
 def _sweep_job(method, dataset, params, root):
     try: return dict(status='ok', run_dir=str(run_method(method, dataset, params, reports_root=root)), error='')
     except RunFailed as e: return dict(status='failed', run_dir=str(e.run_dir), error=str(e))

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['RelationModule', 'RelationNet', 'RelationResult', 'RelationMethod']
 
-# %% ../nbs/10_ssn_relation.ipynb #c1dab7fd
+# %% ../nbs/10_ssn_relation.ipynb #587b1a60
 import copy
 import time
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from .data import Split
 from .features import FeatureSpec, Preprocess, backbone_trunk
 from .runner import MethodScores, torch_device
 
-# %% ../nbs/10_ssn_relation.ipynb #420d9d1d
+# %% ../nbs/10_ssn_relation.ipynb #fd2bc81f
 class RelationModule(nn.Module):
     "The authors' relation module: two conv blocks on the concatenated maps, then an 8-unit head and a sigmoid."
     def __init__(self, channels: int):
@@ -53,7 +53,7 @@ class RelationNet(nn.Module):
     def forward(self, real, generated):
         return self.relation(self.embed(real, True), self.embed(generated, False))
 
-# %% ../nbs/10_ssn_relation.ipynb #c49a60ba
+# %% ../nbs/10_ssn_relation.ipynb #bcb65841
 @dataclass
 class RelationResult(MethodScores):
     "Scores of one split plus the relation score of every (real, pooled generated) pair."
@@ -70,7 +70,6 @@ class RelationMethod:
         self.device, self.seed, self.progress = torch_device(device), seed, progress
         self.epochs, self.pairs_per_real, self.batch_size = epochs, pairs_per_real, batch_size
         self.n_test_pairs, self.pair_batch = n_test_pairs, pair_batch
-        torch.manual_seed(seed)
         self.net = RelationNet(backbone, weights, input_size, shared_backbone, seed).to(self.device)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
         self.losses = []   # mean loss of each epoch
