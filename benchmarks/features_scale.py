@@ -42,7 +42,7 @@ def measured(fn, *args) -> dict:
 
 def extraction(backbone, n, device, input_size):
     import torch
-    from fingerprint_lib.features import FeatureExtractor
+    from fingerprint_lib.core.features import FeatureExtractor
     torch.set_num_threads(os.cpu_count())
     fx = FeatureExtractor(backbone=backbone, weights='random', input_size=input_size, device=device, cache=None, batch_size=32)
     imgs = np.random.default_rng(0).integers(0, 256, (n, 256, 256), dtype=np.uint8)
@@ -57,8 +57,8 @@ def extraction(backbone, n, device, input_size):
 def make_dataset(root: Path, n_used, n_not_used, n_gen_dev, n_real_test, n_gen_test):
     "An ImageCLEF 2023 folder from phantom slices (+ noise so that every image differs)."
     from PIL import Image
-    from fingerprint_lib.phantom import PhantomConfig, phantom_source
-    from fingerprint_lib.data import load_image
+    from fingerprint_lib.bench.phantom import PhantomConfig, phantom_source
+    from fingerprint_lib.core.data import load_image
     src = phantom_source(PhantomConfig(n_patients=6, slices_per_patient=40), out=root / 'source', progress=False)
     base = np.stack([load_image(p)[0] for p in src.paths])
     rng = np.random.default_rng(0)
@@ -77,15 +77,15 @@ def make_dataset(root: Path, n_used, n_not_used, n_gen_dev, n_real_test, n_gen_t
 
 
 def feature_method(name, root, backbone, input_size, device, cache):
-    from fingerprint_lib.data import load_dataset
-    from fingerprint_lib.features import FeatureExtractor
+    from fingerprint_lib.core.data import load_dataset
+    from fingerprint_lib.core.features import FeatureExtractor
     ds = load_dataset(root)
     fx = FeatureExtractor(backbone=backbone, weights='random', input_size=input_size, normalize='unit', device=device, cache=cache)
     if name == 'ward':
-        from fingerprint_lib.ssn_ward import WardClustering
+        from fingerprint_lib.methods.ssn_ward import WardClustering
         m = WardClustering(fx)
     else:
-        from fingerprint_lib.ssn_pair_svm import PairSVM
+        from fingerprint_lib.methods.ssn_pair_svm import PairSVM
         m = PairSVM(fx)
     t0 = time.perf_counter(); m.fit(ds.dev); t1 = time.perf_counter(); m.score(ds.test); t2 = time.perf_counter()
     return dict(fit_s=t1 - t0, score_s=t2 - t1, cache=dict(fx.stats))
@@ -93,8 +93,8 @@ def feature_method(name, root, backbone, input_size, device, cache):
 
 def relation(root, backbone, input_size, device, pools):
     import torch
-    from fingerprint_lib.data import load_dataset
-    from fingerprint_lib.ssn_relation import RelationMethod
+    from fingerprint_lib.core.data import load_dataset
+    from fingerprint_lib.methods.ssn_relation import RelationMethod
     ds = load_dataset(root)
     m = RelationMethod(backbone=backbone, input_size=input_size, epochs=1, pairs_per_real=1, device=device, progress=False)
     t0 = time.perf_counter(); m.fit(ds.dev); fit = time.perf_counter() - t0
@@ -120,7 +120,7 @@ def main():
     p.add_argument('--backbones', nargs='*', default=BACKBONES)
     a = p.parse_args()
     import torch
-    from fingerprint_lib.runner import device_name, torch_device
+    from fingerprint_lib.core.contract import device_name, torch_device
     device = torch_device(a.device)
     n_img = 8 if a.quick else (256 if device == 'cpu' else 2048)
     print(f'machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; device {device_name(device)}; '

@@ -9,7 +9,7 @@ import argparse, platform, resource, time
 
 import numpy as np
 
-from fingerprint_lib.dmk_phash import hamming_matrix, phash_bits
+from fingerprint_lib.methods.dmk_phash import hamming_matrix, phash_bits
 
 
 def smooth_images(n, rng):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .data import DataError
+from .core.data import DataError
 
 # %% ../nbs/99_cli.ipynb #14350811
 def _parse_params(pairs) -> dict:
@@ -40,16 +40,16 @@ def _cmd_sweep(a):
     return 1 if failed else 0
 
 def _cmd_validate(a):
-    from fingerprint_lib.submission import validate_submission_cli
-    return validate_submission_cli([a.file] + (['--ids-from', a.ids_from] if a.ids_from else []) + (['--n', str(a.n)] if a.n else []))
+    from fingerprint_lib.core.submission import validate_submission_cli
+    return validate_submission_cli(a.args)  # the validator owns its options (see 02_submission)
 
 def _cmd_fixture(a):
-    from fingerprint_lib.fixture import build_copy_leak_fixture
+    from fingerprint_lib.bench.fixture import build_copy_leak_fixture
     print(build_copy_leak_fixture(out=a.out, seed=a.seed))
     return 0
 
 def _cmd_benchmark(a):
-    from fingerprint_lib.benchmark import build_benchmark
+    from fingerprint_lib.bench.builder import build_benchmark
     overrides = {}
     for key, value in _parse_params(a.set).items():
         node = overrides
@@ -66,9 +66,9 @@ def _cmd_site(a):
 
 def _cmd_methods(a):
     from fingerprint_lib.runner import METHODS, method_notebook, notebook_parameters
-    for m in sorted(METHODS):
+    for m, info in sorted(METHODS.items()):
         params = {k: v for k, v in notebook_parameters(method_notebook(m)).items() if k not in ('dataset', 'run_dir')}
-        print(f'{m:12s} {METHODS[m]:28s} ' + ' '.join(f'{k}={v}' for k, v in params.items()))
+        print(f'{m:14s} task {info.task}  {info.notebook:24s} {info.source}\n{"":16s}' + ' '.join(f'{k}={v}' for k, v in params.items()))
     return 0
 
 # %% ../nbs/99_cli.ipynb #75c2978f
@@ -83,10 +83,8 @@ def make_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('sweep', help='run a parameter grid in parallel processes')
     s.add_argument('grid'); s.add_argument('--workers', type=int, default=None); s.add_argument('--reports', default=None)
     s.set_defaults(func=_cmd_sweep)
-    v = sub.add_parser('validate-submission', help='check an ImageCLEF Task 1 run file')
-    v.add_argument('file'); g = v.add_mutually_exclusive_group()
-    g.add_argument('--ids-from', help='folder of the test real images (expected ids = file stems)')
-    g.add_argument('--n', type=int, help='expect the official ids real_unknown_0001..N (default 200)')
+    v = sub.add_parser('validate-submission', add_help=False, help='check an ImageCLEF run file (see validate-submission --help)')
+    v.add_argument('args', nargs=argparse.REMAINDER)
     v.set_defaults(func=_cmd_validate)
     f = sub.add_parser('build-fixture', help='write the copy-leak test fixture')
     f.add_argument('--out', default=None); f.add_argument('--seed', type=int, default=0)

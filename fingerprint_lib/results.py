@@ -12,7 +12,7 @@ from typing import Optional
 import nbformat
 import pandas as pd
 
-from .data import project_root
+from .core.data import project_root
 from .runner import reports_root as default_reports_root
 
 # %% auto #0
@@ -344,7 +344,8 @@ class _Tee:
 @contextmanager
 def benchmark_log(name: str, reports_root=None):
     "Print as usual and keep the printed output in a new `reports/_benchmarks/<name>/<time>/` (never overwritten)."
-    from fingerprint_lib.runner import new_run_dir, environment
+    from fingerprint_lib.runner import new_run_dir
+    from fingerprint_lib.core.contract import environment
     folder = new_run_dir(Path(reports_root) if reports_root else default_reports_root(), '_benchmarks', name, {})
     buf, stdout, t0, status = io.StringIO(), sys.stdout, time.time(), 'ok'
     sys.stdout = _Tee(stdout, buf)

@@ -15,5 +15,5 @@ def fingerprint(*args, env=None):
 @pytest.fixture(scope='session')
 def fixture_dir():
     "The copy-leak fixture (built on first use from ../shared/data/covid-ct-md)."
-    from fingerprint_lib.runner import ensure_dataset
+    from fingerprint_lib.bench.builder import ensure_dataset
     return ensure_dataset('copy-leak-fixture')

@@ -42,7 +42,7 @@ def test_phash_on_a_benchmark_is_evaluated_against_its_ground_truth(tmp_path):
     p = fingerprint('build-benchmark', 'phantom-copyleak', '--out', tmp_path / 'bench',
                     '--set', 'generator.leak_rate', '1.0', '--set', 'n_generated.dev', '30', '--set', 'n_generated.test', '30')
     assert p.returncode == 0, p.stderr[-3000:]
-    r = fingerprint('run', 'phash', '--dataset', tmp_path / 'bench', '--reports', tmp_path / 'reports', '-p', 'n_boot', '50')
+    r = fingerprint('run', 'dmk-phash', '--dataset', tmp_path / 'bench', '--reports', tmp_path / 'reports', '-p', 'n_boot', '50')
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((Path(r.stdout.strip().splitlines()[-1]) / 'metrics.json').read_text())
     assert m['evaluation']['split'] == 'test' and m['evaluation']['n'] == 20
@@ -57,7 +57,7 @@ def test_unknown_benchmark_and_bad_override_give_clear_errors(tmp_path):
 
 
 def test_committed_phantom_mini_is_readable_and_labelled():
-    from fingerprint_lib.data import find_dataset, load_dataset
+    from fingerprint_lib.core.data import find_dataset, load_dataset
     root = find_dataset('phantom-mini')
     ds = load_dataset(root)
     card = _card(root)

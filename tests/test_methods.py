@@ -17,7 +17,7 @@ def run(method, reports, *params, env=None):
     return Path(p.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize('method,figure', [('relation-net', 'pair_scores'), ('ward', 'dendrogram'), ('pair-svm', 'eigenvalues')])
+@pytest.mark.parametrize('method,figure', [('ssn-relation', 'pair_scores'), ('ssn-ward', 'dendrogram'), ('ssn-pair-svm', 'eigenvalues')])
 def test_method_run_folder_has_table_paper_row_and_figures(tmp_path, fixture_dir, method, figure):
     env = {**os.environ, 'FINGERPRINT_CACHE': str(tmp_path / 'cache')}
     a = run(method, tmp_path / 'reports', env=env)
@@ -38,7 +38,7 @@ def test_method_run_folder_has_table_paper_row_and_figures(tmp_path, fixture_dir
     mb = json.loads((b / 'metrics.json').read_text())
     assert mb['evaluation'] == ev
     pd.testing.assert_frame_equal(preds, pd.read_csv(b / 'predictions.csv'))
-    if method != 'relation-net':   # trained end to end: no cached features
+    if method != 'ssn-relation':   # trained end to end: no cached features
         cache_a, cache_b = m['extra']['cache'], mb['extra']['cache']
         assert cache_a['computed'] > 0 and cache_b['computed'] == 0 and cache_b['hits'] == cache_a['computed'] + cache_a['hits']
 
@@ -47,7 +47,7 @@ def test_ward_and_svm_share_cached_features(tmp_path, fixture_dir):
     "Two methods with the same feature settings: the second one reuses every image the first one computed."
     env = {**os.environ, 'FINGERPRINT_CACHE': str(tmp_path / 'cache')}
     same = ('-p', 'backbone', 'resnet18', '-p', 'input_size', '64')
-    w = json.loads((run('ward', tmp_path / 'r', *same, env=env) / 'metrics.json').read_text())
-    s = json.loads((run('pair-svm', tmp_path / 'r', *same, env=env) / 'metrics.json').read_text())
+    w = json.loads((run('ssn-ward', tmp_path / 'r', *same, env=env) / 'metrics.json').read_text())
+    s = json.loads((run('ssn-pair-svm', tmp_path / 'r', *same, env=env) / 'metrics.json').read_text())
     # Ward looks at the real images only; the pair SVM finds them all in the cache and computes only its generated ones
     assert w['extra']['cache']['computed'] > 0 and s['extra']['cache']['hits'] == w['extra']['cache']['computed']

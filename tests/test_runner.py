@@ -12,17 +12,17 @@ from conftest import fingerprint
 def test_run_phash_on_fixture_is_complete_and_reproducible(tmp_path, fixture_dir):
     runs = []
     for _ in range(2):
-        p = fingerprint('run', 'phash', '--dataset', 'copy-leak-fixture', '--reports', tmp_path, '-p', 'n_boot', '100')
+        p = fingerprint('run', 'dmk-phash', '--dataset', 'copy-leak-fixture', '--reports', tmp_path, '-p', 'n_boot', '100')
         assert p.returncode == 0, p.stderr
         runs.append(Path(p.stdout.strip().splitlines()[-1]))
     a, b = runs
-    assert a != b and a.parent == b.parent == tmp_path / 'copy-leak-fixture' / 'phash'   # never overwritten
+    assert a != b and a.parent == b.parent == tmp_path / 'copy-leak-fixture' / 'dmk-phash'   # never overwritten
     for f in ('notebook.ipynb', 'params.json', 'metrics.json', 'predictions.csv', 'figures/roc.png',
               'figures/min_distance_histogram.png', 'figures/closest_pairs.png', 'source_mapping_test.csv'):
         assert (a / f).is_file(), f
     assert not (a / 'submission.csv').exists()          # the fixture's test split is labelled
     m = json.loads((a / 'metrics.json').read_text())
-    assert m['status'] == 'ok' and m['method'] == 'phash' and m['dataset'] == 'copy-leak-fixture'
+    assert m['status'] == 'ok' and m['method'] == 'dmk-phash' and m['dataset'] == 'copy-leak-fixture'
     for key in ('params', 'seed', 'weights', 'device', 'versions', 'git_commit', 'timings'):
         assert key in m, key
     assert m['timings']['total_s'] > 0 and m['versions']['imagehash']
@@ -47,7 +47,7 @@ def _imageclef_folder(src: Path, dst: Path) -> Path:
 
 def test_run_on_imageclef_layout_writes_a_valid_submission(tmp_path, fixture_dir):
     data = _imageclef_folder(fixture_dir, tmp_path / 'imageclef2023-like')
-    p = fingerprint('run', 'phash', '--dataset', data, '--reports', tmp_path / 'reports', '-p', 'n_boot', '50')
+    p = fingerprint('run', 'dmk-phash', '--dataset', data, '--reports', tmp_path / 'reports', '-p', 'n_boot', '50')
     assert p.returncode == 0, p.stderr
     run = Path(p.stdout.strip().splitlines()[-1])
     assert run.parent.parent.name == 'imageclef2023-like'
@@ -65,7 +65,7 @@ def test_odd_images_are_converted_and_recorded_corrupt_ones_fail_the_run(tmp_pat
     used = data / 'development' / 'used'
     first = sorted(used.glob('*.png'))[0]
     Image.open(first).convert('RGB').resize((300, 280)).save(first)          # wrong mode and size
-    p = fingerprint('run', 'phash', '--dataset', data, '--reports', tmp_path / 'reports', '-p', 'n_boot', '20')
+    p = fingerprint('run', 'dmk-phash', '--dataset', data, '--reports', tmp_path / 'reports', '-p', 'n_boot', '20')
     assert p.returncode == 0, p.stderr
     m = json.loads((Path(p.stdout.strip().splitlines()[-1]) / 'metrics.json').read_text())
     notes = m['input_conversions']['dev/real'][first.stem]
@@ -73,7 +73,7 @@ def test_odd_images_are_converted_and_recorded_corrupt_ones_fail_the_run(tmp_pat
 
     bad = sorted(used.glob('*.png'))[1]
     bad.write_bytes(b'\x89PNG\r\n\x1a\n not really a png')
-    p = fingerprint('run', 'phash', '--dataset', data, '--reports', tmp_path / 'reports', '-p', 'n_boot', '20')
+    p = fingerprint('run', 'dmk-phash', '--dataset', data, '--reports', tmp_path / 'reports', '-p', 'n_boot', '20')
     assert p.returncode == 1
     run = Path(p.stdout.strip().splitlines()[-1])
     err = json.loads((run / 'error.json').read_text())
@@ -84,18 +84,18 @@ def test_odd_images_are_converted_and_recorded_corrupt_ones_fail_the_run(tmp_pat
 
 def test_bad_dataset_folders_give_clear_errors(tmp_path):
     empty = tmp_path / 'empty'; empty.mkdir()
-    p = fingerprint('run', 'phash', '--dataset', empty, '--reports', tmp_path / 'reports')
+    p = fingerprint('run', 'dmk-phash', '--dataset', empty, '--reports', tmp_path / 'reports')
     assert p.returncode == 2 and str(empty) in p.stderr
-    p = fingerprint('run', 'phash', '--dataset', tmp_path / 'missing', '--reports', tmp_path / 'reports')
+    p = fingerprint('run', 'dmk-phash', '--dataset', tmp_path / 'missing', '--reports', tmp_path / 'reports')
     assert p.returncode == 2 and 'missing' in p.stderr
-    p = fingerprint('run', 'phash', '--dataset', 'copy-leak-fixture', '-p', 'hash_sise', '8')
+    p = fingerprint('run', 'dmk-phash', '--dataset', 'copy-leak-fixture', '-p', 'hash_sise', '8')
     assert p.returncode == 2 and 'hash_sise' in p.stderr
     assert not (tmp_path / 'reports').exists()                                # nothing half-made
 
 
 def test_sweep_records_the_failing_run_and_finishes_the_others(tmp_path, fixture_dir):
     grid = tmp_path / 'grid.yaml'
-    grid.write_text(yaml.safe_dump(dict(method='phash', dataset='copy-leak-fixture', params=dict(n_boot=20),
+    grid.write_text(yaml.safe_dump(dict(method='dmk-phash', dataset='copy-leak-fixture', params=dict(n_boot=20),
                                         grid=dict(hash_size=[8, 1, 16]), workers=2)))
     p = fingerprint('sweep', grid, '--reports', tmp_path)
     assert p.returncode == 1, p.stderr

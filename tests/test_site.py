@@ -38,12 +38,12 @@ def site(tmp_path_factory, chromium):
     from fingerprint_lib.results import build_site
     tmp = tmp_path_factory.mktemp('site')
     t0 = time.time()
-    run = run_method('phash', 'copy-leak-fixture', {}, reports_root=tmp / 'reports')
+    run = run_method('dmk-phash', 'copy-leak-fixture', {}, reports_root=tmp / 'reports')
     t1 = time.time()
     out = build_site(tmp / 'html', reports_root=tmp / 'reports')
     t2 = time.time()
     print(f'\npHash run {t1 - t0:.0f} s; site build (all notebooks executed) {t2 - t1:.0f} s')
-    report = f'reports/{run.parent.parent.name}/phash/{run.name}.html'
+    report = f'reports/{run.parent.parent.name}/dmk-phash/{run.name}.html'
     return SimpleNamespace(dir=Path(out), run=run, tmp=tmp, report=report)
 
 
