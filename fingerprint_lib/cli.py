@@ -39,9 +39,6 @@ def _cmd_sweep(a):
     print(f'{len(table) - failed} runs ok, {failed} failed')
     return 1 if failed else 0
 
-def _cmd_validate(a):
-    from fingerprint_lib.core.submission import validate_submission_cli
-    return validate_submission_cli(a.args)  # the validator owns its options (see 02_submission)
 
 def _cmd_fixture(a):
     from fingerprint_lib.bench.fixture import build_copy_leak_fixture
@@ -83,9 +80,7 @@ def make_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('sweep', help='run a parameter grid in parallel processes')
     s.add_argument('grid'); s.add_argument('--workers', type=int, default=None); s.add_argument('--reports', default=None)
     s.set_defaults(func=_cmd_sweep)
-    v = sub.add_parser('validate-submission', add_help=False, help='check an ImageCLEF run file (see validate-submission --help)')
-    v.add_argument('args', nargs=argparse.REMAINDER)
-    v.set_defaults(func=_cmd_validate)
+    sub.add_parser('validate-submission', add_help=False, help='check an ImageCLEF run file (Task 1 2023, Task 2 2024 / 2025); see validate-submission --help')
     f = sub.add_parser('build-fixture', help='write the copy-leak test fixture')
     f.add_argument('--out', default=None); f.add_argument('--seed', type=int, default=0)
     f.set_defaults(func=_cmd_fixture)
@@ -103,6 +98,10 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     "Entry point of the `fingerprint` command."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['validate-submission']:   # its own options (argparse's REMAINDER would not take a leading --help)
+        from fingerprint_lib.core.submission import validate_submission_cli
+        return validate_submission_cli(argv[1:])
     a = make_parser().parse_args(argv)
     try: return a.func(a)
     except (DataError, ValueError, FileNotFoundError, FileExistsError) as e:  # bad input: one clear line, no traceback

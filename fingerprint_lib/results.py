@@ -13,6 +13,7 @@ import nbformat
 import pandas as pd
 
 from .core.data import project_root
+from .core.contract import flat_evaluation
 from .runner import reports_root as default_reports_root
 
 # %% auto #0
@@ -79,19 +80,13 @@ def _run_row(run_dir, dataset, method):
     row['total_s'] = _num(timings.get('total_s'))
     paper = m.get('paper') if isinstance(m.get('paper'), dict) else {}
     row['paper_title'] = str(paper.get('title') or '')
+    row['task'] = 2 if m.get('task') == 2 else 1
     ev = m.get('evaluation')
     if isinstance(ev, dict):
+        flat = flat_evaluation(ev)  # every scalar headline number and interval (Task 1: auc, f1_paper, ...; Task 2: ari, ...)
+        row.update({k: v for k, v in flat.items() if k not in row or k in RUN_COLS[7:]})
         row['split'] = str(ev.get('split') or '')
         row['calibrated_in_sample'] = bool(ev.get('calibrated_in_sample', False))
-        for k in ('n', 'n_used', 'n_not_used', 'auc', 'tpr_at_1pct_fpr', 'tpr_at_10pct_fpr'): row[k] = _num(ev.get(k))
-        row['auc_lo'], row['auc_hi'] = _pair(ev.get('auc_ci95'))
-        rules = ev.get('rules') if isinstance(ev.get('rules'), dict) else {}
-        for r in ('paper', 'calibrated'):
-            vals = rules.get(r) if isinstance(rules.get(r), dict) else {}
-            for k in RULE_KEYS: row[f'{k}_{r}'] = _num(vals.get(k))
-            row[f'f1_{r}_lo'], row[f'f1_{r}_hi'] = _pair(vals.get('f1_ci95'))
-        for k, v in ev.items():  # other scalar headline numbers (e.g. `ari` for clustering) pass through
-            if k not in row and k not in RUN_COLS and not isinstance(v, bool) and isinstance(v, (int, float)): row[k] = float(v)
     elif row['status'] == 'ok': notes.append('not evaluated')
     row['note'] = '; '.join(notes)
     return row
@@ -157,17 +152,21 @@ def results_markdown(runs: pd.DataFrame, report_link=True) -> str:
            'calibrated on the development split.', '']
     if not len(runs): return '\n'.join(out + ['No runs yet: run `fingerprint run METHOD --dataset DATASET` to create one.', ''])
     cols = ['Method', 'Split', 'n', 'AUC [95% CI]', 'TPR@1%FPR', 'F1 paper rule', 'F1 calibrated', 'Device', 'Seed', 'Run']
+    cols2 = ['Method', 'Split', 'n', 'ARI [95% CI]', 'NMI', 'Matched accuracy [95% CI]', 'Accuracy [95% CI]', 'Macro F1 [95% CI]', 'Device', 'Seed', 'Run']
     for ds in sorted(set(runs.dataset)):
         out += [f'## {ds}', '']
         l = lat[lat.dataset == ds]
         if len(l):
-            out += ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
+            task2 = bool((l['task'] == 2).all())
+            out += ['| ' + ' | '.join(cols2 if task2 else cols) + ' |', '|' + '---|' * len(cols2 if task2 else cols)]
             for r in l.to_dict('records'):
                 run = f'[{r["run_id"]}]({link(r)})' if link else f'`{r["run_id"]}`'
                 split = r['split'] + ('\\*' if r['calibrated_in_sample'] else '') if r['split'] else 'not evaluated'
-                vals = [r['method'], split, _fmti(r['n']), _with_ci(r['auc'], r['auc_lo'], r['auc_hi']),
-                        _fmt(r['tpr_at_1pct_fpr']), _with_ci(r['f1_paper'], r['f1_paper_lo'], r['f1_paper_hi']),
-                        _with_ci(r['f1_calibrated'], r['f1_calibrated_lo'], r['f1_calibrated_hi']), r['device'] or '–', _fmti(r['seed']), run]
+                def ci(k): return _with_ci(r.get(k, math.nan), r.get(f'{k}_lo', math.nan), r.get(f'{k}_hi', math.nan))
+                if task2: vals = [r['method'], split, _fmti(r['n']), ci('ari'), _fmt(r.get('nmi', math.nan)), ci('hungarian_accuracy'),
+                                  ci('accuracy'), ci('macro_f1'), r['device'] or '–', _fmti(r['seed']), run]
+                else: vals = [r['method'], split, _fmti(r['n']), ci('auc'), _fmt(r['tpr_at_1pct_fpr']), ci('f1_paper'),
+                              ci('f1_calibrated'), r['device'] or '–', _fmti(r['seed']), run]
                 out.append('| ' + ' | '.join(_cell(v) for v in vals) + ' |')
             if l['calibrated_in_sample'].any():
                 out += ['', '\\* evaluated on the development split, the only labelled one: the calibrated threshold was fitted '
@@ -297,10 +296,14 @@ def _metrics_md(row, metrics, run_dir, files):
              f'(it is not re-executed when the site is built). Regenerate it with '
              f'`{run_command(row["method"], row["dataset"], row.get("params"), row.get("seed"))}`.', '',
              '| Run | |', '|---|---|']
-    info = [('Status', row.get('status')), ('Split evaluated', row.get('split') or 'not evaluated'), ('n', _fmti(row.get('n'))),
-            ('AUC [95% CI]', _with_ci(row.get('auc'), row.get('auc_lo'), row.get('auc_hi'))),
-            ('TPR at 1% / 10% FPR', f'{_fmt(row.get("tpr_at_1pct_fpr"))} / {_fmt(row.get("tpr_at_10pct_fpr"))}')]
-    for r in ('paper', 'calibrated'):
+    info = [('Status', row.get('status')), ('Split evaluated', row.get('split') or 'not evaluated'), ('n', _fmti(row.get('n')))]
+    def ci(k): return _with_ci(row.get(k), row.get(f'{k}_lo'), row.get(f'{k}_hi'))
+    if row.get('task') == 2:
+        info += [('ARI [95% CI]', ci('ari')), ('NMI / homogeneity / completeness', ' / '.join(_fmt(row.get(k)) for k in ('nmi', 'homogeneity', 'completeness'))),
+                 ('Accuracy after matching clusters to classes [95% CI]', ci('hungarian_accuracy')),
+                 ('Accuracy / macro F1 (2025: subset names) [95% CI]', f"{ci('accuracy')} / {ci('macro_f1')}")]
+    else: info += [('AUC [95% CI]', ci('auc')), ('TPR at 1% / 10% FPR', f'{_fmt(row.get("tpr_at_1pct_fpr"))} / {_fmt(row.get("tpr_at_10pct_fpr"))}')]
+    for r in ('paper', 'calibrated') if row.get('task') != 2 else ():
         info.append((f'F1 [95% CI], {r} rule', _with_ci(row.get(f'f1_{r}'), row.get(f'f1_{r}_lo'), row.get(f'f1_{r}_hi'))))
         info.append((f'Accuracy / precision / recall / specificity, {r} rule',
                      ' / '.join(_fmt(row.get(f'{k}_{r}')) for k in ('accuracy', 'precision', 'recall', 'specificity'))))

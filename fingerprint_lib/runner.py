@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'MethodInfo', 'reports_root', 'method_notebook', 'dataset_label', 'new_run_dir', 'RunFailed',
-           'notebook_parameters', 'run_method', 'expand_grid', 'run_sweep']
+           'notebook_parameters', 'run_method', 'expand_grid', 'run_sweep', 'sweep_table', 'sweep_figure']
 
 # %% ../nbs/80_runner.ipynb #8f42bf38
 import hashlib, itertools, json, os, time, traceback
@@ -15,12 +15,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from .core.data import load_dataset, project_root
-from .core.contract import environment, write_json
+from .core.data import load_dataset, load_task2_dataset, project_root
+from .core.contract import environment, flat_evaluation, write_json
 from .bench.builder import ensure_dataset
 
 # %% ../nbs/80_runner.ipynb #e25208e4
@@ -96,7 +97,8 @@ def run_method(method: str, dataset: str, params: Optional[dict] = None, reports
     known = notebook_parameters(nb)
     unknown = sorted(set(params) - set(known) - {'dataset', 'run_dir'})
     if unknown: raise ValueError(f"unknown parameter(s) {unknown} for {method}; known: {sorted(known)}")
-    load_dataset(ensure_dataset(dataset))  # a missing or malformed dataset fails here, before a run folder exists
+    load = load_task2_dataset if METHODS[method].task == 2 else load_dataset
+    load(ensure_dataset(dataset))  # a missing or malformed dataset fails here, before a run folder exists
     run_dir = new_run_dir(reports_root or globals()['reports_root'](), dataset, method, params)
     full = {**{k: v for k, v in known.items() if k not in ('dataset', 'run_dir')}, **params}
     write_json(run_dir / 'params.json', dict(method=method, dataset=dataset, notebook=nb.name, params=full))
@@ -150,14 +152,21 @@ def _sweep_job(method, dataset, params, root):
     except RunFailed as e: return dict(status='failed', run_dir=str(e.run_dir), error=str(e))
     except Exception as e: return dict(status='error', run_dir='', error=f'{type(e).__name__}: {e}')
 
+def _run_numbers(run_dir) -> dict:
+    "The flat evaluation of a finished run folder (empty for a failed one)."
+    m = Path(run_dir) / 'metrics.json' if run_dir else None
+    if not m or not m.is_file(): return {}
+    return flat_evaluation(json.loads(m.read_text()).get('evaluation'))
+
 def run_sweep(spec_path, reports_root=None, workers: Optional[int] = None) -> pd.DataFrame:
-    "Run every combination of the sweep file in parallel processes; return (and save) the table of runs."
+    "Run every combination of the sweep file in parallel processes; return (and save) the table of runs and their numbers."
     spec_path = Path(spec_path)
     try: spec = yaml.safe_load(spec_path.read_text())
     except (OSError, yaml.YAMLError) as e: raise ValueError(f'{spec_path}: cannot read sweep file: {e}') from None
     if not isinstance(spec, dict): raise ValueError(f'{spec_path}: a sweep file is a YAML mapping')
     jobs = expand_grid(spec)
     method_notebook(spec['method'])
+    _check_summary(spec)
     for d in {d for d, _ in jobs}: ensure_dataset(d)  # build once here, not in every worker at the same time
     root = Path(reports_root or globals()['reports_root']())
     sweep_dir = new_run_dir(root, 'sweeps', spec_path.stem, spec)
@@ -168,7 +177,74 @@ def run_sweep(spec_path, reports_root=None, workers: Optional[int] = None) -> pd
         futures = {pool.submit(_sweep_job, spec['method'], d, p, str(root)): (d, p) for d, p in jobs}
         for fut in tqdm(as_completed(futures), total=len(futures), desc=f"sweep {spec['method']}"):
             d, p = futures[fut]
-            rows.append(dict(dataset=d, params=json.dumps(p, sort_keys=True), **fut.result()))
+            r = fut.result()
+            rows.append(dict(dataset=d, params=json.dumps(p, sort_keys=True), **r, **_run_numbers(r['run_dir'] if r['status'] == 'ok' else '')))
     table = pd.DataFrame(rows).sort_values(['dataset', 'params']).reset_index(drop=True)
     table.to_csv(sweep_dir / 'summary.csv', index=False)
+    if spec.get('summary'): sweep_table(table, spec, sweep_dir)
     return table
+
+# %% ../nbs/80_runner.ipynb #f5d92371
+def _check_summary(spec: dict):
+    s = spec.get('summary')
+    if s is None: return
+    if not isinstance(s, dict): raise ValueError("sweep file: 'summary' must be a mapping (by, metrics, published, figure)")
+    if s.get('by') not in (spec.get('grid') or {}):
+        raise ValueError(f"sweep file: summary.by must name a grid parameter ({', '.join(spec.get('grid') or {})}), got {s.get('by')!r}")
+    if not isinstance(s.get('metrics'), list) or not s['metrics']: raise ValueError('sweep file: summary.metrics must be a non-empty list')
+
+def _with_ci(t: pd.DataFrame, m: str) -> pd.Series:
+    "`value [lo, hi]` strings of metric column `m` (value alone without an interval)."
+    def one(r):
+        v = r.get(m)
+        if v is None or pd.isna(v): return '–'
+        lo, hi = r.get(f'{m}_lo'), r.get(f'{m}_hi')
+        return f'{v:.3f}' if lo is None or pd.isna(lo) else f'{v:.3f} [{lo:.2f}, {hi:.2f}]'
+    return t.apply(one, axis=1)
+
+def sweep_table(table: pd.DataFrame, spec: dict, out_dir) -> pd.DataFrame:
+    """The sweep file's `summary:` view of a sweep: one row per dataset and value of `by`, the chosen metrics with their
+    intervals, the paper's published columns beside them (`published: {source, columns: {name: {value: number}}}`);
+    written to `table.csv` and `table.md`, and `figure.png` (`figure: {x, metrics, logx}`) with the intervals."""
+    s, out_dir = spec['summary'], Path(out_dir)
+    by, metrics = s['by'], list(s['metrics'])
+    t = table.assign(**{by: [json.loads(p).get(by) for p in table.params]})
+    missing = [m for m in metrics if m not in t.columns]
+    for m in missing: t[m] = np.nan   # a metric no run produced stays visible as empty
+    keep = ['dataset', by, 'status'] + [c for m in metrics for c in (m, f'{m}_lo', f'{m}_hi') if c in t.columns]
+    out = t[keep].sort_values(['dataset', by]).reset_index(drop=True)
+    pub = s.get('published') or {}
+    for name, values in (pub.get('columns') or {}).items():
+        out[f'published {name}'] = [values.get(v, values.get(str(v), np.nan)) for v in out[by]]
+    out.to_csv(out_dir / 'table.csv', index=False)
+    md = out[['dataset', by, 'status']].copy()
+    for m in metrics: md[m] = _with_ci(out, m)
+    for c in out.columns:
+        if c.startswith('published '): md[c] = out[c].map(lambda v: '–' if pd.isna(v) else f'{v:g}')
+    head = f"Sweep `{spec['method']}` over `{by}`" + (f"; published: {pub['source']}" if pub.get('source') else '')
+    lines = [head, '', '| ' + ' | '.join(md.columns) + ' |', '|' + '---|' * len(md.columns)]
+    lines += ['| ' + ' | '.join(str(v) for v in r) + ' |' for r in md.itertuples(index=False)]
+    (out_dir / 'table.md').write_text('\n'.join(lines) + '\n')
+    if s.get('figure'): sweep_figure(out, s['figure'], by, spec['method']).savefig(out_dir / 'figure.png', dpi=110, bbox_inches='tight')
+    return out
+
+def sweep_figure(out: pd.DataFrame, fig_spec: dict, by: str, method: str = ''):
+    "Each metric (with its 95% interval) against the grid parameter, one line per dataset; published columns dashed."
+    import matplotlib.pyplot as plt
+    x = fig_spec.get('x', by)
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for ds, g in out.groupby('dataset'):
+        g = g.sort_values(x)
+        for m in fig_spec.get('metrics', []):
+            if m not in g or g[m].isna().all(): continue
+            yerr = None
+            if f'{m}_lo' in g: yerr = np.vstack([g[m] - g[f'{m}_lo'], g[f'{m}_hi'] - g[m]]).clip(0)
+            ax.errorbar(g[x], g[m], yerr=yerr, marker='o', capsize=3, label=f'{m} ({ds})')
+    for c in [c for c in out.columns if c.startswith('published ')]:
+        g = out.drop_duplicates(x).sort_values(x)
+        ax.plot(g[x], g[c], ls='--', marker='s', c='k', alpha=0.6, label=c.replace('published', 'paper:'))
+    if fig_spec.get('logx'): ax.set_xscale('log', base=2)
+    ax.set(xlabel=x, ylabel='value (95% CI)', title=f'{method}: metrics against {x}', ylim=(-0.02, 1.02))
+    ax.legend(fontsize=7, loc='best')
+    fig.tight_layout()
+    return fig

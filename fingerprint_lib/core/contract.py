@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['environment', 'torch_threads', 'torch_device', 'device_name', 'MethodScores', 'write_json', 'calibrated_threshold',
-           'finish_run', 'roc_figure', 'score_histogram']
+           'finish_run', 'flat_evaluation', 'roc_figure', 'score_histogram', 'Attribution', 'task2_split',
+           'contingency_figure']
 
 # %% ../../nbs/04_contract.ipynb #d2c58370
 import json, os, platform, subprocess, sys
@@ -16,9 +17,9 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .data import Dataset, project_root
-from .metrics import calibrate_threshold, evaluate, roc_curve_points
-from .submission import write_submission
+from .data import Dataset, Task2Dataset, project_root
+from .metrics import calibrate_threshold, contingency, evaluate, evaluate_task2, roc_curve_points
+from .submission import write_submission, write_task2_submission
 
 # %% ../../nbs/04_contract.ipynb #fe24bdda
 _PACKAGES = ('numpy', 'scipy', 'pandas', 'scikit-learn', 'torch', 'torchvision', 'imagehash', 'pillow', 'papermill')
@@ -86,11 +87,31 @@ def calibrated_threshold(dataset: Dataset, outputs: dict) -> Optional[float]:
     dev = outputs.get('dev')
     return calibrate_threshold(dataset.dev.labels, dev.scores) if dev is not None and dataset.dev.labelled else None
 
-def finish_run(run_dir, *, method: str, dataset: Dataset, params: dict, outputs: dict, seed: int,
+def _record(run_dir, method, dataset, params, seed, paper, weights, device, timings, extra, **task_fields) -> dict:
+    "The part of metrics.json every run has, whatever its task."
+    return dict(method=method, dataset=dataset.name, dataset_root=str(dataset.root), layout=dataset.layout,
+                run_id=Path(run_dir).name if run_dir else None, status='ok', params=params, seed=seed,
+                weights=weights, device=device_name(device), **environment(), timings=timings or {}, paper=paper,
+                **task_fields, extra=extra or {}, finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+
+def _save(run_dir: Path, metrics: dict, predictions: pd.DataFrame, figures: Optional[dict]) -> dict:
+    predictions.to_csv(run_dir / 'predictions.csv', index=False)
+    if figures:
+        (run_dir / 'figures').mkdir(exist_ok=True)
+        for name, fig in figures.items(): fig.savefig(run_dir / 'figures' / f'{name}.png', dpi=110, bbox_inches='tight')
+        metrics['figures'] = [f'figures/{n}.png' for n in figures]
+    write_json(run_dir / 'metrics.json', metrics)
+    return _jsonable(metrics)
+
+def finish_run(run_dir, *, method: str, dataset, params: dict, outputs: dict, seed: int,
                paper: Optional[dict] = None, weights: str = 'none', device: str = 'cpu', figures: Optional[dict] = None,
                timings: Optional[dict] = None, extra: Optional[dict] = None, n_boot: int = 1000) -> dict:
-    """Calibrate, evaluate and (when `run_dir` is given) write the run's files.
-    `outputs` maps split names ('dev', 'test') to `MethodScores`; returns the metrics.json content."""
+    """Evaluate and (when `run_dir` is given) write the run's files; returns the metrics.json content.
+    Task 1 (`Dataset`): `outputs` maps 'dev' / 'test' to `MethodScores`; a threshold is calibrated on 'dev'.
+    Task 2 (`Task2Dataset`): `outputs` maps 'dev' / 'test' to `Attribution` (see below)."""
+    common = dict(method=method, dataset=dataset, params=params, seed=seed, paper=paper, weights=weights, device=device,
+                  timings=timings, extra=extra)
+    if isinstance(dataset, Task2Dataset): return _finish_task2(run_dir, outputs=outputs, figures=figures, n_boot=n_boot, **common)
     splits = {s: getattr(dataset, s) for s in outputs}
     threshold = calibrated_threshold(dataset, outputs)
     def calibrated(out): return None if threshold is None else (out.scores >= threshold).astype(int)
@@ -104,12 +125,8 @@ def finish_run(run_dir, *, method: str, dataset: Dataset, params: dict, outputs:
                           **evaluate(splits[eval_split].labels, out.scores, decisions, n_boot=n_boot, seed=seed))
     conversions = {f'{s}/{role}': getattr(split, role).conversions for s, split in splits.items()
                    for role in ('real', 'generated') if getattr(split, role).conversions}
-    metrics = dict(method=method, dataset=dataset.name, dataset_root=str(dataset.root), layout=dataset.layout,
-                   run_id=Path(run_dir).name if run_dir else None, status='ok', params=params, seed=seed,
-                   weights=weights, device=device_name(device), **environment(),
-                   timings=timings or {}, paper=paper, calibrated_threshold=threshold,
-                   evaluation=evaluation, input_conversions=conversions, extra=extra or {},
-                   finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+    metrics = _record(run_dir, **common, task=1, calibrated_threshold=threshold, evaluation=evaluation,
+                      input_conversions=conversions)
     if run_dir is None: return _jsonable(metrics)
     run_dir = Path(run_dir)
     rows = []
@@ -120,17 +137,32 @@ def finish_run(run_dir, *, method: str, dataset: Dataset, params: dict, outputs:
             rows.append(dict(split=s, image_id=i, label=None if split.labels is None else int(split.labels[k]),
                              score=out.scores[k], label_paper=out.labels_paper[k],
                              label_calibrated=None if cal is None else cal[k]))
-    pd.DataFrame(rows).to_csv(run_dir / 'predictions.csv', index=False)
     if 'test' in outputs and not splits['test'].labelled:
         labels = calibrated(outputs['test']) if threshold is not None else outputs['test'].labels_paper
         write_submission(splits['test'].real.ids, labels, run_dir / 'submission.csv')
         metrics['submission'] = dict(file='submission.csv', rule='calibrated' if threshold is not None else 'paper')
-    if figures:
-        (run_dir / 'figures').mkdir(exist_ok=True)
-        for name, fig in figures.items(): fig.savefig(run_dir / 'figures' / f'{name}.png', dpi=110, bbox_inches='tight')
-        metrics['figures'] = [f'figures/{n}.png' for n in figures]
-    write_json(run_dir / 'metrics.json', metrics)
-    return _jsonable(metrics)
+    return _save(run_dir, metrics, pd.DataFrame(rows), figures)
+
+# %% ../../nbs/04_contract.ipynb #833d4a75
+def _number(v) -> bool: return isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
+
+def flat_evaluation(evaluation: dict) -> dict:
+    """The numbers of an evaluation (Task 1 or 2) as one flat row, for tables: scalars as they are, each `<k>_ci95` as
+    `<k>_lo` and `<k>_hi`, and each Task 1 rule's numbers as `<k>_<rule>` (`f1_paper`, `f1_calibrated_lo`, ...)."""
+    row = {}
+    def put(key, v):
+        if key.endswith('_ci95'):
+            if isinstance(v, (list, tuple)) and len(v) == 2 and all(map(_number, v)):
+                row[key[:-5] + '_lo'], row[key[:-5] + '_hi'] = float(v[0]), float(v[1])
+        elif _number(v): row[key] = float(v)
+        elif isinstance(v, (str, bool)): row[key] = v
+    for k, v in (evaluation or {}).items():
+        if k == 'rules' and isinstance(v, dict):
+            for rule, vals in v.items():
+                for kk, vv in (vals if isinstance(vals, dict) else {}).items():
+                    put(f'{kk[:-5]}_{rule}_ci95' if kk.endswith('_ci95') else f'{kk}_{rule}', vv)
+        else: put(k, v)
+    return row
 
 # %% ../../nbs/04_contract.ipynb #025fd74e
 def roc_figure(labels, scores, title=''):
@@ -159,5 +191,80 @@ def score_histogram(labels, values, thresholds: Optional[dict] = None, xlabel='s
         ax.axvline(t, c='k', ls=ls, label=f'{name} = {t:g}')
     ax.set(xlabel=xlabel, ylabel='images', title=title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+# %% ../../nbs/04_contract.ipynb #5b2f11b5
+@dataclass
+class Attribution:
+    """What a Task 2 method returns for a set of generated images, aligned with their ids: a label per image, a cluster
+    id (2024) or a class name (a model or subset of `Task2Dataset.classes`), and, when the method has them, the
+    probabilities (n, len(classes)) of its classes."""
+    labels: np.ndarray
+    proba: Optional[np.ndarray] = None
+    classes: Optional[list] = None     # the columns of `proba`
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels)
+        if self.labels.ndim != 1: raise ValueError(f'labels must be 1-D, got shape {self.labels.shape}')
+        if self.proba is not None:
+            self.proba = np.asarray(self.proba, float)
+            if self.classes is None or self.proba.shape != (len(self.labels), len(self.classes)):
+                raise ValueError(f'proba must have shape (n images, n classes) = ({len(self.labels)}, '
+                                 f'{None if self.classes is None else len(self.classes)}), got {self.proba.shape}')
+
+def task2_split(dataset: Task2Dataset, split: str) -> tuple[list, Optional[np.ndarray]]:
+    "(image ids, true classes or None) of a Task 2 split: 'dev' pools every class's generated images as `<class>/<id>`."
+    if split == 'dev': return dataset.dev_ids(), dataset.dev_labels()
+    if split == 'test':
+        if dataset.test is None: raise ValueError(f'{dataset.root}: no Task 2 test folder')
+        return dataset.test.ids, dataset.test_labels
+    raise ValueError(f"split must be 'dev' or 'test', got {split!r}")
+
+def _cluster_ids(labels: np.ndarray, classes: list) -> tuple[list, dict]:
+    "2024 run files take non-negative integer cluster ids: class names become their index in `classes`."
+    values = [str(v) for v in labels]
+    if all(v.isdigit() for v in values): return values, {}
+    names = list(classes) + sorted(set(values) - set(classes))
+    ids = {n: str(k) for k, n in enumerate(names)}
+    return [ids[v] for v in values], {n: int(ids[n]) for n in names if n in set(values)}
+
+def _finish_task2(run_dir, *, method, dataset: Task2Dataset, params, outputs, seed, paper, weights, device, figures,
+                  timings, extra, n_boot) -> dict:
+    for s, out in outputs.items():
+        ids, _ = task2_split(dataset, s)
+        if not isinstance(out, Attribution): raise ValueError(f"outputs[{s!r}] must be an Attribution, got {type(out).__name__}")
+        if len(out.labels) != len(ids): raise ValueError(f"outputs[{s!r}] has {len(out.labels)} labels for {len(ids)} images")
+    eval_split = next((s for s in ('test', 'dev') if s in outputs and task2_split(dataset, s)[1] is not None), None)
+    evaluation = None
+    if eval_split:
+        truth = task2_split(dataset, eval_split)[1]
+        evaluation = dict(split=eval_split, **evaluate_task2(truth, outputs[eval_split].labels, dataset.year, n_boot=n_boot, seed=seed))
+    metrics = _record(run_dir, method=method, dataset=dataset, params=params, seed=seed, paper=paper, weights=weights,
+                      device=device, timings=timings, extra=extra, task=2, year=dataset.year, classes=dataset.classes,
+                      evaluation=evaluation)
+    if run_dir is None: return _jsonable(metrics)
+    run_dir = Path(run_dir)
+    rows = []
+    for s, out in outputs.items():
+        ids, truth = task2_split(dataset, s)
+        rows += [dict(split=s, image_id=i, label=None if truth is None else truth[k], predicted=out.labels[k])
+                 for k, i in enumerate(ids)]
+    if 'test' in outputs and dataset.test_labels is None:
+        labels, mapping = (_cluster_ids(outputs['test'].labels, dataset.classes) if dataset.year == '2024'
+                           else ([str(v) for v in outputs['test'].labels], {}))
+        write_task2_submission(dataset.test.ids, labels, run_dir / 'submission.csv', task=dataset.year,
+                               allowed_labels=dataset.classes if dataset.year == '2025' else None)
+        metrics['submission'] = dict(file='submission.csv', task=dataset.year, cluster_ids=mapping)
+    return _save(run_dir, metrics, pd.DataFrame(rows), figures)
+
+# %% ../../nbs/04_contract.ipynb #21d7f035
+def contingency_figure(truth, pred, title='', xlabel='true model', ylabel='predicted cluster'):
+    "Heatmap of the counts of (predicted, true) label pairs: a perfect attribution is one bright cell per row and column."
+    import matplotlib.pyplot as plt, seaborn as sns
+    table = contingency(truth, pred)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.75 * table.shape[1], 1.0 + 0.5 * table.shape[0]))
+    sns.heatmap(table, annot=True, fmt='d', cmap='Blues', cbar=False, ax=ax, annot_kws=dict(fontsize=8))
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title or 'contingency')
     fig.tight_layout()
     return fig

@@ -13,7 +13,8 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['confusion_metrics', 'cohen_kappa', 'roc_auc', 'roc_curve_points', 'tpr_at_fpr', 'adjusted_rand_index', 'bootstrap_ci',
-           'calibrate_threshold', 'evaluate', 'metrics_table']
+           'calibrate_threshold', 'evaluate', 'metrics_table', 'contingency', 'hungarian_accuracy',
+           'bootstrap_ci_labels', 'evaluate_task2']
 
 # %% ../../nbs/01_metrics.ipynb #88a1b306
 def _binary(y, name='y_true') -> np.ndarray:
@@ -202,3 +203,56 @@ def metrics_table(evaluation: dict, published: Optional[dict] = None) -> pd.Data
     df = pd.DataFrame.from_dict(rows, orient='index', columns=[*_TABLE, *_RUN])
     df.index.name = 'rule'
     return df.astype({c: 'int64' for c in ('TP', 'TN', 'FP', 'FN')})
+
+# %% ../../nbs/01_metrics.ipynb #023fe457
+def _labels(truth, pred):
+    t, p = np.asarray(truth, dtype=object), np.asarray(pred, dtype=object)
+    if t.ndim != 1 or p.ndim != 1: raise ValueError('labels must be 1-D')
+    _same_len(t, p, 'truth', 'pred')
+    if t.size == 0: raise ValueError('labels are empty')
+    return t.astype(str), p.astype(str)
+
+def contingency(truth, pred) -> pd.DataFrame:
+    "Counts of each (predicted cluster or class, true class) pair: rows = predicted, columns = true, both sorted."
+    t, p = _labels(truth, pred)
+    return pd.crosstab(pd.Series(p, name='predicted'), pd.Series(t, name='true'))
+
+def hungarian_accuracy(truth, pred) -> tuple[float, dict]:
+    "Accuracy after the one-to-one matching of predicted clusters to true classes that maximises it; and that matching."
+    from scipy.optimize import linear_sum_assignment
+    table = contingency(truth, pred)
+    rows, cols = linear_sum_assignment(-table.to_numpy())
+    mapping = {str(table.index[r]): str(table.columns[c]) for r, c in zip(rows, cols)}
+    return float(table.to_numpy()[rows, cols].sum() / table.to_numpy().sum()), mapping
+
+def bootstrap_ci_labels(metric: Callable, truth, pred, n_boot=1000, alpha=0.05, seed=0) -> tuple[float, float]:
+    "Percentile bootstrap CI of `metric(truth, pred)` over images, for labels of any kind (Task 2)."
+    t, p = _labels(truth, pred)
+    if int(n_boot) != n_boot or n_boot < 1: raise ValueError(f"n_boot must be a positive integer, got {n_boot}")
+    idx = np.random.default_rng(seed).integers(0, len(t), size=(int(n_boot), len(t)))
+    lo, hi = np.quantile([float(metric(t[i], p[i])) for i in idx], [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+def evaluate_task2(truth, pred, year: str, n_boot=1000, seed=0) -> dict:
+    """JSON-serialisable summary of a Task 2 run. Always the clustering view (2024: cluster ids against models):
+    ARI, NMI, homogeneity, completeness, V-measure, accuracy after Hungarian matching (with intervals); for 2025
+    (labels are subset names) also accuracy, macro F1, F1 per subset and the confusion matrix."""
+    from sklearn.metrics import f1_score, homogeneity_completeness_v_measure, normalized_mutual_info_score
+    if year not in ('2024', '2025'): raise ValueError(f"year must be '2024' or '2025', got {year!r}")
+    t, p = _labels(truth, pred)
+    h, c, v = homogeneity_completeness_v_measure(t, p)
+    acc_h, mapping = hungarian_accuracy(t, p)
+    out = dict(year=year, n=len(t), n_classes=len(set(t)), n_predicted=len(set(p)),
+               ari=adjusted_rand_index(t, p), ari_ci95=list(bootstrap_ci_labels(adjusted_rand_index, t, p, n_boot, seed=seed)),
+               nmi=float(normalized_mutual_info_score(t, p)), homogeneity=float(h), completeness=float(c), v_measure=float(v),
+               hungarian_accuracy=acc_h, hungarian_accuracy_ci95=list(bootstrap_ci_labels(lambda a, b: hungarian_accuracy(a, b)[0], t, p, n_boot, seed=seed)),
+               hungarian_mapping=mapping, contingency=contingency(t, p).to_dict(orient='index'))
+    if year == '2025':
+        classes = sorted(set(t) | set(p))
+        def macro(a, b): return f1_score(a, b, labels=classes, average='macro', zero_division=0)
+        def acc(a, b): return float((a == b).mean())
+        out |= dict(accuracy=acc(t, p), accuracy_ci95=list(bootstrap_ci_labels(acc, t, p, n_boot, seed=seed)),
+                    macro_f1=float(macro(t, p)), macro_f1_ci95=list(bootstrap_ci_labels(macro, t, p, n_boot, seed=seed)),
+                    f1_per_class=dict(zip(classes, map(float, f1_score(t, p, labels=classes, average=None, zero_division=0)))),
+                    confusion=pd.crosstab(pd.Series(t, name='true'), pd.Series(p, name='predicted')).to_dict(orient='index'))
+    return out
