@@ -6,7 +6,7 @@
 __all__ = ['make_parser', 'main']
 
 # %% ../nbs/99_cli.ipynb #23436d4a
-import argparse, sys
+import argparse, re, sys
 from pathlib import Path
 
 import yaml
@@ -14,11 +14,14 @@ import yaml
 from .core.data import DataError
 
 # %% ../nbs/99_cli.ipynb #14350811
+_EXPONENT = re.compile(r'[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+')
+
 def _parse_params(pairs) -> dict:
     params = {}
     for key, value in pairs or []:
         try: params[key] = yaml.safe_load(value)
         except yaml.YAMLError: params[key] = value
+        if isinstance(params[key], str) and _EXPONENT.fullmatch(params[key]): params[key] = float(params[key])  # YAML 1.1 reads 1e-3 as text
     return params
 
 def _cmd_run(a):

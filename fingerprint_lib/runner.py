@@ -152,11 +152,14 @@ def _sweep_job(method, dataset, params, root):
     except RunFailed as e: return dict(status='failed', run_dir=str(e.run_dir), error=str(e))
     except Exception as e: return dict(status='error', run_dir='', error=f'{type(e).__name__}: {e}')
 
-def _run_numbers(run_dir) -> dict:
-    "The flat evaluation of a finished run folder (empty for a failed one)."
+def _run_numbers(run_dir, extra_keys=()) -> dict:
+    "The flat evaluation of a finished run folder (empty for a failed one), and the `extra` values named in `extra_keys`."
     m = Path(run_dir) / 'metrics.json' if run_dir else None
     if not m or not m.is_file(): return {}
-    return flat_evaluation(json.loads(m.read_text()).get('evaluation'))
+    metrics = json.loads(m.read_text())
+    extra = metrics.get('extra') or {}
+    return flat_evaluation(metrics.get('evaluation')) | {k: json.dumps(extra[k], sort_keys=True) if isinstance(extra[k], (dict, list)) else extra[k]
+                                                         for k in extra_keys if k in extra}
 
 def run_sweep(spec_path, reports_root=None, workers: Optional[int] = None) -> pd.DataFrame:
     "Run every combination of the sweep file in parallel processes; return (and save) the table of runs and their numbers."
@@ -178,7 +181,8 @@ def run_sweep(spec_path, reports_root=None, workers: Optional[int] = None) -> pd
         for fut in tqdm(as_completed(futures), total=len(futures), desc=f"sweep {spec['method']}"):
             d, p = futures[fut]
             r = fut.result()
-            rows.append(dict(dataset=d, params=json.dumps(p, sort_keys=True), **r, **_run_numbers(r['run_dir'] if r['status'] == 'ok' else '')))
+            extra_keys = (spec.get('summary') or {}).get('extra', [])
+            rows.append(dict(dataset=d, params=json.dumps(p, sort_keys=True), **r, **_run_numbers(r['run_dir'] if r['status'] == 'ok' else '', extra_keys)))
     table = pd.DataFrame(rows).sort_values(['dataset', 'params']).reset_index(drop=True)
     table.to_csv(sweep_dir / 'summary.csv', index=False)
     if spec.get('summary'): sweep_table(table, spec, sweep_dir)
@@ -211,7 +215,8 @@ def sweep_table(table: pd.DataFrame, spec: dict, out_dir) -> pd.DataFrame:
     t = table.assign(**{by: [json.loads(p).get(by) for p in table.params]})
     missing = [m for m in metrics if m not in t.columns]
     for m in missing: t[m] = np.nan   # a metric no run produced stays visible as empty
-    keep = ['dataset', by, 'status'] + [c for m in metrics for c in (m, f'{m}_lo', f'{m}_hi') if c in t.columns]
+    extra = [k for k in s.get('extra', []) if k in t.columns]   # values the runs record in metrics.json `extra`
+    keep = ['dataset', by, 'status'] + [c for m in metrics for c in (m, f'{m}_lo', f'{m}_hi') if c in t.columns] + extra
     out = t[keep].sort_values(['dataset', by]).reset_index(drop=True)
     pub = s.get('published') or {}
     for name, values in (pub.get('columns') or {}).items():
@@ -219,6 +224,7 @@ def sweep_table(table: pd.DataFrame, spec: dict, out_dir) -> pd.DataFrame:
     out.to_csv(out_dir / 'table.csv', index=False)
     md = out[['dataset', by, 'status']].copy()
     for m in metrics: md[m] = _with_ci(out, m)
+    for k in extra: md[k] = out[k].fillna('–')
     for c in out.columns:
         if c.startswith('published '): md[c] = out[c].map(lambda v: '–' if pd.isna(v) else f'{v:g}')
     head = f"Sweep `{spec['method']}` over `{by}`" + (f"; published: {pub['source']}" if pub.get('source') else '')
@@ -233,17 +239,19 @@ def sweep_figure(out: pd.DataFrame, fig_spec: dict, by: str, method: str = ''):
     import matplotlib.pyplot as plt
     x = fig_spec.get('x', by)
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    for ds, g in out.groupby('dataset'):
-        g = g.sort_values(x)
-        for m in fig_spec.get('metrics', []):
-            if m not in g or g[m].isna().all(): continue
-            yerr = None
-            if f'{m}_lo' in g: yerr = np.vstack([g[m] - g[f'{m}_lo'], g[f'{m}_hi'] - g[m]]).clip(0)
-            ax.errorbar(g[x], g[m], yerr=yerr, marker='o', capsize=3, label=f'{m} ({ds})')
+    lines = [(ds, g.sort_values(x), m) for ds, g in out.groupby('dataset') for m in fig_spec.get('metrics', [])
+             if m in g and not g[m].isna().all()]
+    for k, (ds, g, m) in enumerate(lines):   # each line shifted a little so that the intervals do not hide each other
+        shift = (k - (len(lines) - 1) / 2) * 0.04
+        xs = g[x] * 2 ** shift if fig_spec.get('logx') else g[x] + shift * (g[x].max() - g[x].min() or 1)
+        yerr = np.vstack([g[m] - g[f'{m}_lo'], g[f'{m}_hi'] - g[m]]).clip(0) if f'{m}_lo' in g else None
+        ax.errorbar(xs, g[m], yerr=yerr, marker='o', capsize=3, label=f'{m} ({ds})')
     for c in [c for c in out.columns if c.startswith('published ')]:
         g = out.drop_duplicates(x).sort_values(x)
         ax.plot(g[x], g[c], ls='--', marker='s', c='k', alpha=0.6, label=c.replace('published', 'paper:'))
     if fig_spec.get('logx'): ax.set_xscale('log', base=2)
+    ticks = sorted(out[x].dropna().unique())
+    ax.set_xticks(ticks, [f'{t:g}' for t in ticks])
     ax.set(xlabel=x, ylabel='value (95% CI)', title=f'{method}: metrics against {x}', ylim=(-0.02, 1.02))
     ax.legend(fontsize=7, loc='best')
     fig.tight_layout()

@@ -107,3 +107,25 @@ def test_sweep_records_the_failing_run_and_finishes_the_others(tmp_path, fixture
     err = json.loads((failed / 'error.json').read_text())
     assert 'hash_size' in err['evalue'] and err['cell_source']
     for d in t[t.status == 'ok'].run_dir: assert json.loads((Path(d) / 'metrics.json').read_text())['status'] == 'ok'
+
+
+def test_sweep_summary_puts_the_papers_numbers_beside_ours(tmp_path, fixture_dir):
+    "A sweep file with `summary:` (the shape of goa_kmeans_k.yaml): one row per k, intervals, the paper's column, a figure."
+    spec = yaml.safe_load((Path(__file__).parents[1] / 'sweeps' / 'goa_kmeans_k.yaml').read_text())
+    spec.update(datasets=['copy-leak-fixture'], params=dict(seed=0, n_boot=50), grid=dict(k=[1, 0, 2]))
+    grid = tmp_path / 'goa.yaml'
+    grid.write_text(yaml.safe_dump(spec))
+    p = fingerprint('sweep', grid, '--reports', tmp_path)
+    assert p.returncode == 1 and '2 runs ok, 1 failed' in p.stdout, p.stdout + p.stderr   # k = 0 is refused by the method
+    folder = next((tmp_path / 'sweeps' / 'goa').glob('*/'))
+    t = pd.read_csv(folder / 'table.csv')
+    assert list(t.k) == [0, 1, 2] and list(t.status) == ['failed', 'ok', 'ok']
+    assert pd.isna(t['published f1'][0]) and t['published f1'][1:].tolist() == [0.4295, 0.3855]   # the paper has no k = 0
+    ok = t[t.status == 'ok']
+    assert (ok.auc_lo <= ok.auc).all() and (ok.auc <= ok.auc_hi).all() and ok.f1_paper.notna().all()
+    runs = pd.read_csv(folder / 'summary.csv')
+    for r in runs[runs.status == 'ok'].itertuples():   # the table's numbers are those of the runs' metrics.json
+        ev = json.loads((Path(r.run_dir) / 'metrics.json').read_text())['evaluation']
+        assert t[t.k == json.loads(r.params)['k']].auc.item() == ev['auc']
+    assert 'k_effective' in t and (folder / 'figure.png').is_file()
+    assert '| copy-leak-fixture | 1 | ok |' in (folder / 'table.md').read_text()

@@ -18,7 +18,7 @@ from sklearn.svm import SVC
 
 from ..core.data import ImageSet, Split
 from ..core.features import FeatureExtractor, FeatureMethod
-from ..core.contract import MethodScores
+from ..core.contract import MethodScores, check_labels
 
 # %% ../../nbs/12_ssn_pair_svm.ipynb #3837f3a2
 PUBLISHED = dict(Accuracy=0.525, Precision=0.537, Specificity=0.69, Recall=0.36, F1=0.431, TP=36, TN=69, FP=31, FN=64)
@@ -93,13 +93,7 @@ def _check(R, y, G):
     R, G = np.asarray(R, float), np.asarray(G, float)
     if R.ndim != 2 or G.ndim != 2: raise ValueError(f'features must be 2-D arrays (images, features), got {R.shape} and {G.shape}')
     if not (np.isfinite(R).all() and np.isfinite(G).all()): raise ValueError('features contain NaN or infinite values')
-    if y is None: return R, None, G
-    y = np.asarray(y)
-    if y.shape != (len(R),): raise ValueError(f'labels have shape {y.shape}, expected ({len(R)},)')
-    if not np.isin(y, (0, 1)).all(): raise ValueError('labels must be 0 (not used) or 1 (used)')
-    if y.min() == y.max():
-        raise ValueError(f"the development split needs both used (1) and not used (0) images; got only {'used' if y[0] else 'not used'}")
-    return R, y.astype(int), G
+    return R, None if y is None else check_labels(y, len(R)), G
 
 class PairSVM(FeatureMethod):
     """The SSN pair SVM: [real, generated] feature concatenations labelled with the real image's membership, standardised,

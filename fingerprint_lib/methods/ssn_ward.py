@@ -19,7 +19,7 @@ from sklearn.cluster import AgglomerativeClustering, FeatureAgglomeration
 from ..core.data import ImageSet, Split
 from ..core.features import FeatureExtractor, FeatureMethod
 from ..core.metrics import adjusted_rand_index
-from ..core.contract import MethodScores
+from ..core.contract import MethodScores, check_features, check_labels
 
 # %% ../../nbs/11_ssn_ward.ipynb #41935e0c
 PUBLISHED = dict(Accuracy=0.495, Precision=0.495, Specificity=0.44, Recall=0.55, F1=0.521, TP=55, TN=44, FP=56, FN=45)
@@ -58,16 +58,8 @@ class WardResult(MethodScores):
     increase: np.ndarray = None   # the within-cluster sum of squares increase of that join
 
 def _check_xy(X, y):
-    X = np.asarray(X, float)
-    if X.ndim != 2: raise ValueError(f'features must be a 2-D array (images, features), got shape {X.shape}')
-    if y is None: raise ValueError('the development split has no labels (used = 1, not used = 0); the method needs them')
-    y = np.asarray(y)
-    if y.shape != (len(X),): raise ValueError(f'labels have shape {y.shape}, expected ({len(X)},)')
-    if not np.isin(y, (0, 1)).all(): raise ValueError('labels must be 0 (not used) or 1 (used)')
-    if y.min() == y.max():
-        raise ValueError(f"the development split needs both used (1) and not used (0) images; got only {'used' if y[0] else 'not used'}")
-    if not np.isfinite(X).all(): raise ValueError('features contain NaN or infinite values')
-    return X, y.astype(int)
+    X = check_features(X)
+    return X, check_labels(y, len(X))
 
 class WardClustering(FeatureMethod):
     """The SSN clustering method: feature agglomeration to `n_reduced` dimensions, Ward clustering of the development
