@@ -248,7 +248,7 @@ def _build_task2(cfg: dict, out: Path, progress: bool) -> Path:
             _write(dev, tmp / TASK2_2025_ROOT / 'generated' / name, [f'{name}_{n}' for n in dev_names])
         test_images.append(gen.sample(n_gen['test'], seed=seed + 10 * k + 2, progress=progress))
         test_truth += [name] * n_gen['test']
-        info[name] = dict(generator=gcfg, patients=sorted(mine), train_ids=train_ids, **train_info)
+        info[name] = dict(generator=gcfg, patients=sorted(map(str, mine)), train_ids=train_ids, **train_info)
     test_images, test_truth = np.concatenate(test_images), np.array(test_truth)
     order = rng.permutation(len(test_truth))
     ids = [f'generated_{j:05d}' for j in range(1, len(order) + 1)]
