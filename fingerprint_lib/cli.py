@@ -56,7 +56,14 @@ def _cmd_benchmark(a):
         *path, last = key.split('.')
         for p in path: node = node.setdefault(p, {})
         node[last] = value
-    print(build_benchmark(a.name, out=a.out, overrides=overrides))
+    out = a.out
+    if a.source is not None:   # your own slices: a build of its own, named after the benchmark and the folder
+        overrides['source'] = {'name': 'folder', 'path': a.source} | ({'patient_pattern': a.patient_pattern} if a.patient_pattern else {})
+        if out is None:
+            from fingerprint_lib.core.data import data_roots
+            out = data_roots()[0] / f"{a.name}-{Path(a.source).expanduser().resolve().name}"
+    elif a.patient_pattern: raise SystemExit('--patient-pattern needs --source')
+    print(build_benchmark(a.name, out=out, overrides=overrides))
     return 0
 
 def _cmd_site(a):
@@ -91,6 +98,11 @@ def make_parser() -> argparse.ArgumentParser:
     bb.add_argument('name'); bb.add_argument('--out', default=None, help='default: data/built/NAME')
     bb.add_argument('--set', nargs=2, action='append', metavar=('KEY', 'VALUE'),
                     help='override a configuration value, nested keys with dots: --set generator.steps 200')
+    bb.add_argument('--source', default=None, metavar='PATH',
+                    help='your own real CT slices instead of the configured source: a folder with metadata.csv (file, patient) '
+                         'or one sub-folder per patient; default output data/built/NAME-FOLDER')
+    bb.add_argument('--patient-pattern', default=None, metavar='REGEX',
+                    help='with --source: patients from the file names (first group, or group "patient")')
     bb.set_defaults(func=_cmd_benchmark)
     b = sub.add_parser('build-site', help='render notebooks and latest reports into a static site')
     b.add_argument('--out', default='site'); b.add_argument('--reports', default=None)

@@ -19,7 +19,7 @@ from .runner import reports_root as default_reports_root
 # %% auto #0
 __all__ = ['RULE_KEYS', 'RUN_COLS', 'LINK_WARNINGS', 'collect_runs', 'latest_runs', 'run_command', 'report_docname',
            'results_markdown', 'api_markdown', 'prep_library_nb', 'prep_report_nb', 'benchmark_log',
-           'benchmarks_markdown', 'build_site']
+           'benchmarks_markdown', 'datasets_markdown', 'build_site']
 
 # %% ../nbs/90_results.ipynb #c62b0afa
 RULE_KEYS = ['accuracy', 'precision', 'specificity', 'recall', 'f1', 'tp', 'tn', 'fp', 'fn', 'kappa']
@@ -383,6 +383,44 @@ def benchmarks_markdown(reports_root) -> Optional[str]:
                       'block is the latest output of one script, read from its folder under `reports/_benchmarks/`; the '
                       'command above it regenerates it (the numbers depend on the machine named there).', '', *blocks])
 
+# %% ../nbs/90_results.ipynb #a077b408
+def datasets_markdown(src=None) -> Optional[str]:
+    """The Benchmark datasets page from the cards of every built Task 1 benchmark in the data roots (None: none found);
+    with `src`, the realism figures of phantom builds are copied to `src/datasets/<name>/`."""
+    from fingerprint_lib.bench.builder import built_benchmarks
+    table = built_benchmarks()
+    if table.empty: return None
+    fmt = lambda v, f='{:.2f}': '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f.format(v)
+    rows, blocks = [], []
+    for _, b in table.iterrows():
+        card = json.loads((Path(b.folder)/'benchmark.json').read_text())
+        c, n = card['counts'], card['config'].get('split', {})
+        real = 'yes' if b.realistic is True else 'no' if b.realistic is False else 'not measured'
+        rows.append(f"| `{b.benchmark}` | {b.source} | {n.get('n_train', c.get('used/dev', 0) + c.get('used/test', 0))} | "
+                    f"{c.get('used/test', 0)} + {c.get('not_used/test', 0)} / {c.get('generated/test', 0)} | "
+                    f"{'yes' if n.get('disjoint_dev_test') else 'no'} | {b.generator} | {fmt(b.near_copy_share)} | "
+                    f"{fmt(b.spectrum_max_diff)} | {fmt(b.laplacian_inside, '{:.0%}')} | {fmt(b.fd_generated, '{:.1f}')} / "
+                    f"{fmt(b.fd_used, '{:.1f}')} | **{real}** |")
+        figs = []
+        if src is not None and card['source']['name'] == 'phantom' and (Path(b.folder)/'realism').is_dir():
+            dest = Path(src)/'datasets'/b.benchmark; dest.mkdir(parents=True, exist_ok=True)
+            for f in ('nearest_used.png', 'spectrum.png', 'laplacian.png'):
+                if (Path(b.folder)/'realism'/f).is_file():
+                    shutil.copy2(Path(b.folder)/'realism'/f, dest/f); figs.append(f'![{f}](datasets/{b.benchmark}/{f})')
+        blocks += [f"## `{b.benchmark}`", '', card['config'].get('description', ''), '',
+                   f"Built {card.get('built_at', '?')} on {card.get('device', '?')} in {card['timings']['total_s']} s, commit "
+                   f"`{card.get('git_commit', '?')}`; rebuild: `fingerprint build-benchmark {b.benchmark}`.", '', *figs, '']
+    return '\n'.join(['# Benchmark datasets', '',
+        'The benchmarks built on the machine that built this site, from their cards (`benchmark.json`). Test split: '
+        'used + not-used real images / generated images. Near-copy share: generated test images within 0.2 of a training '
+        'image (RMS of standardised 16x16 images). Realistic: the radial power spectrum of the generated test images '
+        'within 0.3 decades of the real ones in all 16 bands and at least 90% of them with a mean absolute Laplacian '
+        "inside the real images' 1st-99th percentile (`05d_realism`). FD: Fréchet distance in ImageNet EfficientNet-Lite0 "
+        'features, generated vs not-used, beside used vs not-used.', '',
+        '| benchmark | source | training set | test: real / generated | dev, test patients disjoint | generator | near-copy share | '
+        'largest spectrum difference (decades) | Laplacian inside | FD generated / used | realistic |',
+        '|---|---|---|---|---|---|---|---|---|---|---|', *rows, '', *blocks])
+
 # %% ../nbs/90_results.ipynb #43cf0bbc
 LINK_WARNINGS = re.compile(r'cross-reference target not found|undefined label|unknown document|nonexisting document'
                            r'|toctree contains reference|image file not readable|download file not readable|Unknown target name'
@@ -459,8 +497,10 @@ def _stage(src, nbs_dir, root, reports_root):
     (src/'results.md').write_text(results_markdown(runs), encoding='utf-8')
     bench = benchmarks_markdown(reports_root) if reports_root else None
     if bench: (src/'benchmarks.md').write_text(bench, encoding='utf-8')
+    datasets = datasets_markdown(src)
+    if datasets: (src/'datasets.md').write_text(datasets, encoding='utf-8')
     toc = ''.join(f'\n```{{toctree}}\n:caption: {cap}\n:maxdepth: 1\n\n' + '\n'.join(docs) + '\n```\n'
-                  for cap, docs in (('Library and methods', lib), ('Results', ['results'] + ['benchmarks'] * bool(bench)),
+                  for cap, docs in (('Library and methods', lib), ('Results', ['results'] + ['datasets'] * bool(datasets) + ['benchmarks'] * bool(bench)),
                                     ('Reports', reports)) if docs)
     if (src/'index.ipynb').exists():
         nb = nbformat.read(src/'index.ipynb', as_version=4)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..core.data import DataError, data_roots, existing_build, load_covid_ct_md, load_image, publish_build, staging_folder
+from ..core.data import DataError, data_roots, existing_build, load_ct_folder, load_image, publish_build, staging_folder
 
 # %% ../../nbs/06_fixture.ipynb #6d2552a2
 def perturb(img: np.ndarray, rng: np.random.Generator, max_shift: int = 3, jitter: float = 0.05,
@@ -50,7 +50,7 @@ def build_copy_leak_fixture(out=None, source=None, n_per_class: int = 20, copies
                   n_decoys=n_decoys, leak_rate=leak_rate, seed=seed)
     out = Path(out) if out is not None else data_roots()[0] / FIXTURE_NAME
     if existing_build(out, 'fixture.json', config): return out  # deterministic: reused, never overwritten
-    src = source if source is not None else load_covid_ct_md()
+    src = source if source is not None else load_ct_folder()
     rng = np.random.default_rng(seed)
     used_p, not_used_p, decoy_p = _split_patients(src.patients, rng)
     by_group = {g: [i for i, p in zip(src.ids, src.patients) if p in ps]

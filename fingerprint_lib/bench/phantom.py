@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import ndimage
 from tqdm.auto import tqdm
 
-from ..core.data import IMG_SIZE, DataError, RealSource, data_roots, find_dataset, load_covid_ct_md
+from ..core.data import IMG_SIZE, DataError, RealSource, data_roots, find_dataset, load_ct_folder
 
 # %% ../../nbs/05a_phantom.ipynb #8e2cbcac
 PX_MM = 0.9             # in-plane pixel size of the phantom (mm)
@@ -544,7 +544,7 @@ def load_phantom_source(root=None) -> RealSource:
     root = find_dataset('phantom' if root is None else root)
     if not (root / 'phantom.json').is_file():
         raise DataError(f"{root}: not a phantom source (phantom.json missing); build one with build_phantom_source")
-    src = load_covid_ct_md(root)
+    src = load_ct_folder(root)
     src.name = 'phantom'
     return src
 

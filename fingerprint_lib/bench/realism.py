@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['REALISM_VERSION', 'SPECTRUM_TOLERANCE', 'LAPLACIAN_MIN_SHARE', 'DIVERSITY_MIN_RATIO', 'POWER_FLOOR', 'band_edges',
            'radial_spectrum', 'spectrum_check', 'laplacian_energy', 'laplacian_check', 'frechet_distance',
-           'realism_extractor', 'frechet_distances', 'diversity', 'realism_stats', 'realism_markdown',
-           'benchmark_images', 'spectrum_figure', 'laplacian_figure', 'nearest_grid_figure']
+           'realism_extractor', 'frechet_distances', 'image_distances', 'diversity', 'realism_stats',
+           'realism_markdown', 'benchmark_images', 'spectrum_figure', 'laplacian_figure', 'nearest_grid_figure']
 
 # %% ../../nbs/05d_realism.ipynb #ab7edf5e
 import math, warnings
@@ -18,7 +18,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..core.data import DataError, ImageSet, load_dataset
-from .builder import image_distances
 
 # %% ../../nbs/05d_realism.ipynb #62da7f7a
 REALISM_VERSION = 1           # bump when a definition below changes (cards record it)
@@ -163,6 +162,18 @@ def frechet_distances(generated, used, not_used, extractor=None) -> dict:
                 features=dict(backbone=ex.spec.backbone, weights=ex.weights_id, input_size=ex.spec.input_size,
                               dim=int(f['used'].shape[1])),
                 n=dict(generated=len(sets['generated']), used=len(sets['used']), not_used=len(sets['not_used'])))
+
+# %% ../../nbs/05d_realism.ipynb #9d2c72ab
+def _standardised(images: np.ndarray, size: int = 16) -> np.ndarray:
+    import torch
+    t = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(np.ascontiguousarray(images)).float()[:, None], size).flatten(1)
+    t = t - t.mean(1, keepdim=True)
+    return (t / (t.norm(dim=1, keepdim=True) + 1e-8)).numpy()
+
+def image_distances(a: np.ndarray, b: np.ndarray, size: int = 16) -> np.ndarray:
+    "Distance matrix (len(a), len(b)): RMS difference of standardised size x size images."
+    za, zb = _standardised(a, size), _standardised(b, size)
+    return np.sqrt(np.clip(2 - 2 * za @ zb.T, 0, None))
 
 # %% ../../nbs/05d_realism.ipynb #dac89a37
 def _nearest(a: np.ndarray, b: np.ndarray, exclude=None, block: int = 512) -> np.ndarray:

@@ -6,10 +6,10 @@
 __all__ = ['IMG_SIZE', 'LAYOUTS', 'TASK2_LAYOUTS', 'TASK2_TRUTH', 'DataError', 'ImageConversionWarning', 'project_root',
            'data_roots', 'find_dataset', 'existing_build', 'staging_folder', 'publish_build', 'load_image', 'ImageSet',
            'Split', 'Dataset', 'detect_layout', 'read_ground_truth', 'load_dataset', 'Task2Dataset',
-           'load_task2_dataset', 'RealSource', 'load_covid_ct_md']
+           'load_task2_dataset', 'RealSource', 'load_ct_folder']
 
 # %% ../../nbs/00_data.ipynb #33af86b5
-import configparser, csv, json, os, shutil, warnings
+import configparser, csv, json, os, re, shutil, warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -464,20 +464,52 @@ class RealSource:
     def __repr__(self): return f"RealSource({self.name!r}, {len(self)} images, {len(set(self.patients))} patients, root='{self.root}')"
     def __len__(self): return len(self.ids)
 
-def load_covid_ct_md(root=None) -> RealSource:
-    "The covid-ct-md slices listed in its metadata.csv (columns file, patient, ...), in that order"
-    root = find_dataset('covid-ct-md' if root is None else root)
+def load_ct_folder(root='covid-ct-md', patient_pattern: Optional[str] = None) -> RealSource:
+    """Real CT slices with their patients, from a folder (a path, or a name found in the data roots) in one of three forms:
+    a `metadata.csv` with columns file (relative path) and patient (and any others, e.g. diagnosis), in that order;
+    else one sub-folder of images per patient; else, with `patient_pattern` (a regular expression whose first group, or
+    group `patient`, is the patient), images whose file names carry the patient. The id of a slice is its file name
+    without extension."""
+    root = find_dataset(root)
     meta_path = root/'metadata.csv'
-    if not meta_path.is_file(): raise DataError(f"{meta_path}: metadata file missing")
-    try: meta = pd.read_csv(meta_path, dtype={'file': str, 'patient': str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise DataError(f"{meta_path}: cannot read metadata: {e}") from e
-    missing = [c for c in ('file', 'patient') if c not in meta.columns]
-    if missing: raise DataError(f"{meta_path}: missing columns {missing}")
-    if meta[['file', 'patient']].isna().any().any(): raise DataError(f"{meta_path}: empty file or patient values")
-    paths = [root/f for f in meta['file']]
-    absent = [p for p in paths if not p.is_file()]
-    if absent: raise DataError(f"{meta_path}: {len(absent)} listed files missing, e.g. {absent[0]}")
+    if meta_path.is_file():
+        try: meta = pd.read_csv(meta_path, dtype={'file': str, 'patient': str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise DataError(f"{meta_path}: cannot read metadata: {e}") from e
+        missing = [c for c in ('file', 'patient') if c not in meta.columns]
+        if missing: raise DataError(f"{meta_path}: missing columns {missing}")
+        if meta[['file', 'patient']].isna().any().any(): raise DataError(f"{meta_path}: empty file or patient values")
+        paths = [root/f for f in meta['file']]
+        absent = [p for p in paths if not p.is_file()]
+        if absent: raise DataError(f"{meta_path}: {len(absent)} listed files missing, e.g. {absent[0]}")
+        where = meta_path
+    else:
+        files = sorted(p for p in root.rglob('*') if p.suffix.lower() in _IMG_EXTS and p.is_file()
+                       and not any(part.startswith('.') for part in p.relative_to(root).parts))
+        if not files: raise DataError(f"{root}: no images ({', '.join(_IMG_EXTS)}) and no metadata.csv")
+        if patient_pattern is not None:
+            try: rx = re.compile(patient_pattern)
+            except re.error as e: raise DataError(f"patient_pattern {patient_pattern!r}: not a regular expression: {e}") from None
+            if rx.groups < 1: raise DataError(f"patient_pattern {patient_pattern!r}: needs a group that captures the patient")
+            def patient(p):
+                m = rx.search(p.name)
+                if m is None: raise DataError(f"{p}: file name does not match patient_pattern {patient_pattern!r}")
+                return m.group('patient') if 'patient' in rx.groupindex else m.group(1)
+            patients = [patient(p) for p in files]
+        else:
+            top = [p for p in files if p.parent == root]
+            if top: raise DataError(f"{root}: {len(top)} images directly in the folder (e.g. {top[0].name}) and no metadata.csv: "
+                                    "put each patient's slices in a folder of its own, add a metadata.csv (file, patient) "
+                                    "or give patient_pattern")
+            patients = [p.relative_to(root).parts[0] for p in files]
+        paths, where = files, root
+        meta = pd.DataFrame(dict(file=[str(p.relative_to(root)) for p in files], patient=patients))
+    for p in paths:   # headers only: a file that is no image is named now, not when a build happens to draw it
+        try:
+            with Image.open(p) as im: im.size
+        except Exception as e: raise DataError(f"{p}: cannot read image: {e or type(e).__name__}") from None
     ids = [p.stem for p in paths]
-    if len(set(ids)) < len(ids): raise DataError(f"{meta_path}: file names (ids) are not unique")
-    return RealSource(root.name, root, ids, paths, meta['patient'].tolist(), meta)
+    if len(set(ids)) < len(ids):
+        dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
+        raise DataError(f"{where}: file names (ids) are not unique, e.g. {dup!r}")
+    return RealSource(root.name, root, ids, paths, meta['patient'].astype(str).tolist(), meta)
