@@ -439,12 +439,15 @@ def _builders() -> dict:
     return {FIXTURE_NAME: build_copy_leak_fixture} | {n: partial(build_benchmark, n) for n in load_registry()}
 
 def ensure_dataset(dataset: str) -> Path:
-    "The folder of `dataset` (a name or a path); datasets the project builds itself are built when missing."
+    """The folder of `dataset` (a name or a path); datasets the project builds itself are built when missing, and so is
+    the build of a set of a multi-set benchmark (`phantom-ct-2024/set_1`)."""
     try: return find_dataset(dataset)
     except DataError:
-        if dataset not in _builders(): raise
-    print(f'building {dataset} (first use) ...')
-    return _builders()[dataset]()
+        name, _, part = str(dataset).partition('/')
+        if name not in _builders() or (part and not part.startswith('set_')): raise
+    print(f'building {name} (first use) ...')
+    out = _builders()[name]()
+    return out / part if part else out
 
 # %% ../../nbs/05c_benchmark.ipynb #69718836
 def _realism_columns(r: Optional[dict]) -> dict:
