@@ -42,6 +42,7 @@ METHODS = {
     'dmk-phash': MethodInfo('22_dmk_phash.ipynb', 1, 'Subburam et al. 2023 (DMK-SSN), section 4.3'),
     'goa-kmeans': MethodInfo('30_goa_kmeans.ipynb', 1, 'Miranda et al. 2024 (Goa), Task 1'),
     'goa-gmm': MethodInfo('31_goa_gmm.ipynb', 2, 'Miranda et al. 2024 (Goa), Task 2'),
+    'tang-similarity': MethodInfo('40_tang_similarity.ipynb', 1, 'Tang et al. 2024, sections 3.3-3.4'),
 }
 
 def reports_root() -> Path:
