@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fingerprint_lib.bench.builder import benchmark_config, build_benchmark
+from fingerprint_lib.cli import parse_overrides
 from fingerprint_lib.results import benchmark_log
 
 
@@ -22,15 +23,11 @@ def main(argv=None):
     p.add_argument('--set', nargs=2, action='append', default=[], metavar=('KEY', 'VALUE'),
                    help='override a configuration value of every build, nested keys with dots')
     a = p.parse_args(argv)
-    import torch, yaml
+    import torch
     if not torch.cuda.is_available():
         raise SystemExit('no CUDA device here: benchmarks/build_gpu.py builds the GPU configurations (see data/benchmarks.yaml)')
-    overrides = {'generator': {'device': 'cuda'}}
-    for key, value in a.set:
-        node = overrides
-        *path, last = key.split('.')
-        for k in path: node = node.setdefault(k, {})
-        node[last] = yaml.safe_load(value)
+    overrides = parse_overrides(a.set)
+    overrides['generator'] = {'device': 'cuda'} | overrides.get('generator', {})
     with benchmark_log('build_gpu'):
         print(f'device: {torch.cuda.get_device_name(0)}')
         for name in a.names:

@@ -396,7 +396,7 @@ def datasets_markdown(src=None) -> Optional[str]:
         card = json.loads((Path(b.folder)/'benchmark.json').read_text())
         c, n = card['counts'], card['config'].get('split', {})
         real = 'yes' if b.realistic is True else 'no' if b.realistic is False else 'not measured'
-        rows.append(f"| `{b.benchmark}` | {b.source} | {n.get('n_train', c.get('used/dev', 0) + c.get('used/test', 0))} | "
+        rows.append(f"| `{b.benchmark}` | {b.source} | {sum(v for k, v in c.items() if k.startswith('used/'))} | "
                     f"{c.get('used/test', 0)} + {c.get('not_used/test', 0)} / {c.get('generated/test', 0)} | "
                     f"{'yes' if n.get('disjoint_dev_test') else 'no'} | {b.generator} | {fmt(b.near_copy_share)} | "
                     f"{fmt(b.spectrum_max_diff)} | {fmt(b.laplacian_inside, '{:.0%}')} | {fmt(b.fd_generated, '{:.1f}')} / "

@@ -22,7 +22,8 @@ from ..core.data import (DataError, RealSource, data_roots, existing_build, find
                                        load_image, project_root, publish_build, staging_folder)
 from ..core.contract import environment, device_name, torch_device
 from .fixture import perturb
-from .realism import image_distances, realism_markdown
+from .realism import (benchmark_images, image_distances, laplacian_figure, nearest_grid_figure,
+                                           realism_markdown, realism_stats, spectrum_figure)
 
 # %% ../../nbs/05c_benchmark.ipynb #21b8aa0d
 def registry_path() -> Path:
@@ -129,7 +130,7 @@ def membership_split(src: RealSource, mode: str = 'patient', n_used: int = 20, n
         else: targets = {('used', 'all'): n_train, ('not_used', 'all'): n_not_used}
         try: groups = _deal(sorted(sizes), diag, sizes, targets, rng)
         except DataError as e: raise DataError(f'{src.name}: {e}') from None
-        pool = lambda ps: [i for i in rng.permutation(meta[meta.patient.isin(ps)].source_id)]
+        pool = lambda ps: list(rng.permutation(meta[meta.patient.isin(ps)].source_id))
         rows = []
         for g, n in (('used', n_used), ('not_used', n_not_used)):
             if disjoint_dev_test:
@@ -224,7 +225,6 @@ def measure_realism(folder, features=True) -> dict:
     from split.csv), and its figures in `folder/realism/`: the spectra, the Laplacian histograms, and generated images
     above their nearest used image."""
     import matplotlib.pyplot as plt
-    from fingerprint_lib.bench.realism import benchmark_images, laplacian_figure, nearest_grid_figure, realism_stats, spectrum_figure
     folder = Path(folder)
     im = benchmark_images(folder, 'test')
     st = realism_stats(**im, features=features)
