@@ -4,14 +4,17 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'MethodInfo', 'reports_root', 'method_notebook', 'dataset_label', 'new_run_dir', 'RunFailed',
-           'notebook_parameters', 'run_method', 'expand_grid', 'run_sweep', 'sweep_table', 'sweep_figure']
+           'notebook_parameters', 'full_params', 'runnable_notebook', 'run_method', 'dataset_digest', 'code_version',
+           'finished_run', 'expand_grid', 'sweep_entries', 'expand_sweep', 'load_sweep', 'prepare_datasets',
+           'usable_cores', 'dask_client', 'run_threads', 'run_labels', 'run_sweep', 'default_summary', 'sweep_table',
+           'ranking_figure', 'sweep_figure']
 
 # %% ../nbs/80_runner.ipynb #8f42bf38
-import hashlib, itertools, json, os, time, traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import hashlib, itertools, json, logging, os, subprocess, tempfile, time, traceback
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Optional
 
@@ -20,7 +23,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from .core.data import load_dataset, load_task2_dataset, project_root
+from .core.data import DataError, load_dataset, load_task2_dataset, project_root
 from .core.contract import environment, flat_evaluation, write_json
 from .bench.builder import ensure_dataset
 
@@ -43,6 +46,7 @@ METHODS = {
     'goa-kmeans': MethodInfo('30_goa_kmeans.ipynb', 1, 'Miranda et al. 2024 (Goa), Task 1'),
     'goa-gmm': MethodInfo('31_goa_gmm.ipynb', 2, 'Miranda et al. 2024 (Goa), Task 2'),
     'tang-similarity': MethodInfo('40_tang_similarity.ipynb', 1, 'Tang et al. 2024, sections 3.3-3.4'),
+    'picus-fingerprints': MethodInfo('50_picus_fingerprints.ipynb', 1, 'PicusLabMed 2023 (Gravina et al.), sections 2-3'),
 }
 
 def reports_root() -> Path:
@@ -81,41 +85,69 @@ class RunFailed(RuntimeError):
         super().__init__(f'{message} (run folder: {run_dir})')
         self.run_dir = Path(run_dir)
 
+_DEFAULTS = {}   # notebook path -> (modification time, defaults): a sweep checks every run's parameters
+
 def notebook_parameters(notebook) -> dict:
     "The defaults of the notebook's `parameters` cell, as Python values."
     import ast, papermill as pm
-    def value(src):
-        try: return ast.literal_eval(src)
-        except (ValueError, SyntaxError): return src
-    return {k: value(v['default']) for k, v in pm.inspect_notebook(str(notebook)).items()}
+    notebook = Path(notebook)
+    stamp = notebook.stat().st_mtime_ns
+    if _DEFAULTS.get(notebook, (None,))[0] != stamp:
+        def value(src):
+            try: return ast.literal_eval(src)
+            except (ValueError, SyntaxError): return src
+        _DEFAULTS[notebook] = stamp, {k: value(v['default']) for k, v in pm.inspect_notebook(str(notebook)).items()}
+    return dict(_DEFAULTS[notebook][1])
 
-def run_method(method: str, dataset: str, params: Optional[dict] = None, reports_root=None,
-               progress: bool = False) -> Path:
-    "Execute `method`'s notebook on `dataset` with `params` into a new run folder and return the folder."
-    import papermill as pm
-    nb = method_notebook(method)
+def full_params(method: str, params: Optional[dict] = None) -> dict:
+    "`params` checked against `method`'s `parameters` cell and completed with its defaults (`dataset`, `run_dir` aside)."
+    known = notebook_parameters(method_notebook(method))
     params = dict(params or {})
-    known = notebook_parameters(nb)
     unknown = sorted(set(params) - set(known) - {'dataset', 'run_dir'})
     if unknown: raise ValueError(f"unknown parameter(s) {unknown} for {method}; known: {sorted(known)}")
+    return {**{k: v for k, v in known.items() if k not in ('dataset', 'run_dir')},
+            **{k: v for k, v in params.items() if k not in ('dataset', 'run_dir')}}
+
+_EXPORT_CALL = 'nbdev_export' + '('   # spelt so: nbdev_test skips cells that contain the call
+
+def runnable_notebook(notebook):
+    "The notebook as a run executes it: without its export cell (its export call would regenerate the library)."
+    import nbformat
+    nb = nbformat.read(str(notebook), as_version=4)
+    nb.cells = [c for c in nb.cells if not (c.cell_type == 'code' and _EXPORT_CALL in c.source)]
+    return nb
+
+def run_method(method: str, dataset: str, params: Optional[dict] = None, reports_root=None,
+               progress: bool = False, digest: Optional[str] = None) -> Path:
+    """Execute `method`'s notebook on `dataset` with `params` into a new run folder and return the folder. `digest`: the
+    dataset's `dataset_digest` when the caller has it (a sweep computes it once per dataset)."""
+    import nbformat, papermill as pm
+    nb = method_notebook(method)
+    params = dict(params or {})
+    full = full_params(method, params)
     load = load_task2_dataset if METHODS[method].task == 2 else load_dataset
-    load(ensure_dataset(dataset))  # a missing or malformed dataset fails here, before a run folder exists
+    folder = ensure_dataset(dataset)
+    load(folder)  # a missing or malformed dataset fails here, before a run folder exists
     run_dir = new_run_dir(reports_root or globals()['reports_root'](), dataset, method, params)
-    full = {**{k: v for k, v in known.items() if k not in ('dataset', 'run_dir')}, **params}
-    write_json(run_dir / 'params.json', dict(method=method, dataset=dataset, notebook=nb.name, params=full))
+    write_json(run_dir / 'params.json', dict(method=method, dataset=dataset, notebook=nb.name, params=full,
+                                             dataset_digest=digest or dataset_digest(folder), code=code_version(method)))
     t0 = time.perf_counter()
-    try:
-        pm.execute_notebook(str(nb), str(run_dir / 'notebook.ipynb'), kernel_name='python3', cwd=str(nb.parent),
-                            parameters={**params, 'dataset': str(dataset), 'run_dir': str(run_dir)},
-                            progress_bar=progress)
-    except pm.PapermillExecutionError as e:
-        _record_failure(run_dir, method, dataset, full, dict(ename=e.ename, evalue=e.evalue, cell_index=e.cell_index,
-                        cell_source=e.source, traceback=e.traceback), time.perf_counter() - t0)
-        raise RunFailed(run_dir, f'{method} failed in cell {e.cell_index}: {e.ename}: {e.evalue}') from None
-    except Exception as e:  # kernel died, timeout, ...: still recorded
-        _record_failure(run_dir, method, dataset, full, dict(ename=type(e).__name__, evalue=str(e), cell_index=None,
-                        cell_source=None, traceback=traceback.format_exc().splitlines()), time.perf_counter() - t0)
-        raise RunFailed(run_dir, f'{method} failed: {type(e).__name__}: {e}') from None
+    with tempfile.TemporaryDirectory(prefix='fingerprint-run-') as tmp:
+        source = Path(tmp) / nb.name
+        nbformat.write(runnable_notebook(nb), str(source))
+        try:
+            pm.execute_notebook(str(source), str(run_dir / 'notebook.ipynb'), kernel_name='python3', cwd=str(nb.parent),
+                                parameters={**params, 'dataset': str(dataset), 'run_dir': str(run_dir)},
+                                progress_bar=progress)
+        except pm.PapermillExecutionError as e:
+            _record_failure(run_dir, method, dataset, full, dict(ename=e.ename, evalue=e.evalue, cell_index=e.cell_index,
+                            cell_source=e.source, traceback=e.traceback), time.perf_counter() - t0)
+            raise RunFailed(run_dir, f'{method} failed in cell {e.cell_index}: {e.ename}: {e.evalue}') from None
+        except Exception as e:  # kernel died, timeout, ...: still recorded
+            _record_failure(run_dir, method, dataset, full, dict(ename=type(e).__name__, evalue=str(e), cell_index=None,
+                            cell_source=None, traceback=traceback.format_exc().splitlines()), time.perf_counter() - t0)
+            raise RunFailed(run_dir, f'{method} failed: {type(e).__name__}: {e}') from None
+        finally: _name_source(run_dir / 'notebook.ipynb', nb)
     m = run_dir / 'metrics.json'
     if not m.exists():
         _record_failure(run_dir, method, dataset, full, dict(ename='MissingMetrics', evalue='the notebook ran but wrote no metrics.json (does it call finish_run with run_dir?)',
@@ -126,6 +158,15 @@ def run_method(method: str, dataset: str, params: Optional[dict] = None, reports
     write_json(m, metrics)
     return run_dir
 
+def _name_source(executed: Path, nb: Path):
+    "The executed notebook names the method notebook it came from, not the temporary copy without the export cell."
+    import nbformat
+    try:
+        out = nbformat.read(str(executed), as_version=4)
+        out.metadata.setdefault('papermill', {})['input_path'] = str(nb)
+        nbformat.write(out, str(executed))
+    except (OSError, ValueError): pass
+
 def _record_failure(run_dir, method, dataset, params, error: dict, seconds: float):
     write_json(run_dir / 'error.json', error)
     metrics = dict(method=method, dataset=dataset_label(dataset), run_id=run_dir.name, status='failed',
@@ -133,25 +174,178 @@ def _record_failure(run_dir, method, dataset, params, error: dict, seconds: floa
                    failed_cell=error['cell_index'], timings=dict(total_s=round(seconds, 2)), **environment())
     write_json(run_dir / 'metrics.json', metrics)
 
+# %% ../nbs/80_runner.ipynb #24d52c32
+def dataset_digest(folder) -> str:
+    "SHA-1 of the names and bytes of every file under a dataset folder (hidden files and folders aside)."
+    folder, h = Path(folder), hashlib.sha1()
+    files = sorted(p for p in folder.rglob('*') if p.is_file() and not any(s.startswith('.') for s in p.relative_to(folder).parts))
+    for p in files: h.update(p.relative_to(folder).as_posix().encode() + b'\0' + hashlib.sha1(p.read_bytes()).digest())
+    return h.hexdigest()[:20]
+
+def _git(*args) -> str:
+    try: return subprocess.run(['git', *args], cwd=project_root(), capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError): return ''
+
+def code_version(method: str) -> dict:
+    "`commit` (git HEAD) and `digest` of the files a run of `method` executes: its notebook, its module, the core and bench layers."
+    root, pkg = project_root(), project_root() / 'fingerprint_lib'
+    files = [method_notebook(method), pkg / 'methods' / f"{method.replace('-', '_')}.py",
+             *sorted((pkg / 'core').rglob('*.py')), *sorted((pkg / 'bench').rglob('*.py'))]
+    h = hashlib.sha1()
+    for f in files:
+        if f.is_file(): h.update(f.relative_to(root).as_posix().encode() + b'\0' + f.read_bytes() + b'\0')
+    return dict(commit=_git('rev-parse', '--verify', '-q', 'HEAD') or 'no commit', digest=h.hexdigest()[:16])
+
+def _same(a, b) -> bool:
+    "Equal once both have been through JSON (as params.json stores them: tuples become lists, ...)."
+    canon = lambda x: json.dumps(json.loads(json.dumps(x, default=str)), sort_keys=True)
+    return canon(a) == canon(b)
+
+def finished_run(root, method: str, dataset: str, params: dict, digest: str, code: dict) -> Optional[Path]:
+    """The latest run folder under `root` of `method` on `dataset` that finished (status ok) with exactly these
+    parameters (`full_params`), dataset digest and code version; None when there is none."""
+    parent = Path(root) / dataset_label(dataset) / method
+    for d in sorted(parent.iterdir(), reverse=True) if parent.is_dir() else []:
+        try: p, m = json.loads((d / 'params.json').read_text()), json.loads((d / 'metrics.json').read_text())
+        except (OSError, ValueError): continue
+        if (m.get('status') == 'ok' and p.get('method') == method and p.get('dataset_digest') == digest
+                and _same(p.get('code'), code) and _same(p.get('params'), params)): return d
+    return None
+
 # %% ../nbs/80_runner.ipynb #093e471c
+_FILE_KEYS = ('method', 'methods', 'dataset', 'datasets', 'params', 'grid', 'workers', 'summary')
+_ENTRY_KEYS = ('method', 'dataset', 'datasets', 'params', 'grid')
+
 def expand_grid(spec: dict) -> list:
-    "All (dataset, params) combinations of a sweep specification."
-    for key in ('method', 'grid'):
-        if key not in spec: raise ValueError(f"sweep file needs a '{key}' entry")
+    "All (dataset, params) combinations of a one-method sweep specification (or of one item of `methods:`)."
+    if 'method' not in spec: raise ValueError("sweep file needs a 'method' entry")
     datasets = spec.get('datasets') or ([spec['dataset']] if spec.get('dataset') else [])
+    if isinstance(datasets, str): datasets = [datasets]
     if not datasets: raise ValueError("sweep file needs 'dataset' or 'datasets'")
-    grid = spec['grid'] or {}
+    grid = spec.get('grid') or {}
+    if not isinstance(grid, dict): raise ValueError(f"grid must be a mapping of parameter: [values], got {grid!r}")
     bad = [k for k, v in grid.items() if not isinstance(v, list)]
     if bad: raise ValueError(f'grid values must be lists: {bad}')
     keys = list(grid)
     return [(d, {**(spec.get('params') or {}), **dict(zip(keys, combo))})
             for d in datasets for combo in itertools.product(*(grid[k] for k in keys))]
 
+def sweep_entries(spec: dict) -> list:
+    """The methods of a sweep file, each `{method, datasets, params, grid}`: the file itself for a `method:` file, each
+    item of `methods:` otherwise (with the file's `datasets` unless it has its own, the file's `params` under its own)."""
+    unknown = sorted(set(spec) - set(_FILE_KEYS))
+    if unknown: raise ValueError(f"sweep file: unknown key(s) {unknown}; known: {', '.join(_FILE_KEYS)}")
+    if 'method' in spec and 'methods' in spec: raise ValueError("sweep file: give 'method' (one method) or 'methods' (a list), not both")
+    if 'method' in spec: return [dict(method=spec['method'], datasets=spec.get('datasets') or spec.get('dataset'),
+                                      params=dict(spec.get('params') or {}), grid=spec.get('grid') or {})]
+    items = spec.get('methods')
+    if items is None: raise ValueError("sweep file needs a 'method' entry or a 'methods' list")
+    if not isinstance(items, list) or not items or not all(isinstance(m, dict) for m in items):
+        raise ValueError("sweep file: 'methods' must be a non-empty list of mappings (method, params, grid, datasets)")
+    if 'grid' in spec: raise ValueError("sweep file: with 'methods', each method has its own 'grid'")
+    out = []
+    for k, m in enumerate(items, 1):
+        bad = sorted(set(m) - set(_ENTRY_KEYS))
+        if bad: raise ValueError(f"sweep file: methods item {k}: unknown key(s) {bad}; known: {', '.join(_ENTRY_KEYS)}")
+        if not m.get('method'): raise ValueError(f"sweep file: methods item {k} needs a 'method'")
+        out.append(dict(method=m['method'], datasets=m.get('datasets') or m.get('dataset') or spec.get('datasets') or spec.get('dataset'),
+                        params={**(spec.get('params') or {}), **(m.get('params') or {})}, grid=m.get('grid') or {}))
+    return out
+
+def expand_sweep(spec: dict) -> list:
+    "Every run of a sweep file as (method, dataset, params), in the file's order."
+    jobs = []
+    for e in sweep_entries(spec):
+        if not e['datasets']: raise ValueError(f"sweep file: {e['method']}: no datasets (give 'datasets' in the file or in its methods item)")
+        jobs += [(e['method'], d, p) for d, p in expand_grid(e)]
+    seen = Counter((m, d, json.dumps(p, sort_keys=True, default=str)) for m, d, p in jobs)
+    twice = [k for k, n in seen.items() if n > 1]
+    if twice: raise ValueError(f'sweep file: run listed {seen[twice[0]]} times: {twice[0][0]} on {twice[0][1]} with {twice[0][2]}')
+    return jobs
+
 # %% ../nbs/80_runner.ipynb #9bded837
-def _sweep_job(method, dataset, params, root):
-    try: return dict(status='ok', run_dir=str(run_method(method, dataset, params, reports_root=root)), error='')
-    except RunFailed as e: return dict(status='failed', run_dir=str(e.run_dir), error=str(e))
-    except Exception as e: return dict(status='error', run_dir='', error=f'{type(e).__name__}: {e}')
+def load_sweep(spec_path) -> tuple:
+    "(specification, runs) of a sweep file, its runs as (method, dataset, params); methods, parameters and `summary:` checked."
+    spec_path = Path(spec_path)
+    try: spec = yaml.safe_load(spec_path.read_text())
+    except (OSError, yaml.YAMLError) as e: raise ValueError(f'{spec_path}: cannot read sweep file: {e}') from None
+    if not isinstance(spec, dict): raise ValueError(f'{spec_path}: a sweep file is a YAML mapping')
+    try:
+        jobs = expand_sweep(spec)
+        for m, _, p in jobs: full_params(m, p)   # unknown methods and parameters, before anything runs
+        _check_summary(spec)
+    except ValueError as e: raise ValueError(f'{spec_path}: {e}') from None
+    return spec, jobs
+
+def prepare_datasets(jobs, source='sweep file') -> dict:
+    "Build the datasets the runs need (each once, before any run), check each loads for its methods' task; {dataset: digest}."
+    digests = {}
+    for d in dict.fromkeys(d for _, d, _ in jobs):
+        try: digests[d] = dataset_digest(ensure_dataset(d))
+        except DataError as e: raise ValueError(f'{source}: dataset {d}: {e}') from None
+    for task, d in dict.fromkeys((METHODS[m].task, d) for m, d, _ in jobs):
+        try: (load_task2_dataset if task == 2 else load_dataset)(ensure_dataset(d))
+        except DataError as e:
+            names = ', '.join(dict.fromkeys(m for m, dd, _ in jobs if dd == d and METHODS[m].task == task))
+            raise ValueError(f'{source}: {names} (Task {task}) cannot run on {d}: {e}') from None
+    return digests
+
+def usable_cores() -> int:
+    "The cores this process may use (its CPU affinity, e.g. a Slurm allocation), else the machine's."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+@contextmanager
+def dask_client(scheduler=None, workers: int = 1):
+    """A Dask client of `scheduler` (an address such as tcp://host:8786, a `distributed.Client`, or a cluster object such
+    as dask-jobqueue's `SLURMCluster`), else of a new local cluster of `workers` processes with one thread each."""
+    try: from distributed import Client, LocalCluster
+    except ImportError: raise ImportError("sweeps run on Dask: pip install 'distributed'") from None
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        client = Client(scheduler)
+        try: yield client
+        finally: client.close()
+        return
+    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    client = Client(cluster)
+    try: yield client
+    finally:   # workers first, then the scheduler: fewer "heartbeat failed" messages from workers that outlive it
+        try:
+            cluster.scale(0)
+            t0 = time.perf_counter()
+            while client.scheduler_info()['workers'] and time.perf_counter() - t0 < 10: time.sleep(0.05)
+        except Exception: pass
+        client.close()
+        cluster.close()
+
+def run_threads(client) -> dict:
+    "Torch threads of a run on each worker of `client`: the cores of the worker's host shared by the Dask worker threads there."
+    try: workers = client.scheduler_info(n_workers=-1)['workers']
+    except TypeError: workers = client.scheduler_info()['workers']
+    cores = client.run(usable_cores)
+    on_host = Counter()
+    for w in workers.values(): on_host[w['host']] += w['nthreads']
+    return {a: max(1, cores.get(a, 1) // on_host[w['host']]) for a, w in workers.items()}
+
+_THREAD_VARS = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')
+
+def _sweep_task(method, dataset, params, root, threads, digest) -> dict:
+    "One run of a sweep, on a Dask worker: the kernel's torch threads set, a failure returned as the row's status."
+    if isinstance(threads, dict):   # per worker address; a worker that joined later gets one thread
+        try:
+            from distributed import get_worker
+            threads = threads.get(get_worker().address, 1)
+        except (ImportError, ValueError): threads = 1
+    for v in _THREAD_VARS: os.environ[v] = str(int(threads))   # papermill's kernel inherits them
+    t0 = time.perf_counter()
+    try: r = dict(status='ok', run_dir=str(run_method(method, dataset, params, reports_root=root, digest=digest)), error='')
+    except RunFailed as e: r = dict(status='failed', run_dir=str(e.run_dir), error=str(e))
+    except Exception as e: r = dict(status='error', run_dir='', error=f'{type(e).__name__}: {e}')
+    return {**r, 'seconds': round(time.perf_counter() - t0, 1), 'threads': int(threads)}
 
 def _run_numbers(run_dir, extra_keys=()) -> dict:
     "The flat evaluation of a finished run folder (empty for a failed one), and the `extra` values named in `extra_keys`."
@@ -162,31 +356,66 @@ def _run_numbers(run_dir, extra_keys=()) -> dict:
     return flat_evaluation(metrics.get('evaluation')) | {k: json.dumps(extra[k], sort_keys=True) if isinstance(extra[k], (dict, list)) else extra[k]
                                                          for k in extra_keys if k in extra}
 
-def run_sweep(spec_path, reports_root=None, workers: Optional[int] = None) -> pd.DataFrame:
-    "Run every combination of the sweep file in parallel processes; return (and save) the table of runs and their numbers."
+def run_labels(jobs) -> list:
+    "A short name for each run: its method (when the sweep has several) and the parameters that vary among that method's runs."
+    methods = list(dict.fromkeys(m for m, _, _ in jobs))
+    of = {m: [p for mm, _, p in jobs if mm == m] for m in methods}
+    def varies(m, k): return len({json.dumps(p.get(k, '<absent>'), sort_keys=True, default=str) for p in of[m]}) > 1
+    out = []
+    for m, _, p in jobs:
+        vary = [f'{k}={v}' for k, v in p.items() if varies(m, k)]
+        out.append(' '.join(([m] if len(methods) > 1 or not vary else []) + vary))
+    return out
+
+_ROW_KEYS = ['method', 'dataset', 'params', 'label', 'status', 'resumed', 'run_dir', 'error', 'seconds', 'threads']
+
+def _summary_frame(rows) -> pd.DataFrame:
+    t = pd.DataFrame(rows)
+    t = t[[c for c in _ROW_KEYS if c in t] + [c for c in t if c not in _ROW_KEYS]]
+    return t.sort_values(['dataset', 'method', 'params'], kind='stable').reset_index(drop=True)
+
+def run_sweep(spec_path, reports_root=None, workers: Optional[int] = None, scheduler=None, threads: Optional[int] = None,
+              resume: bool = False, progress: bool = True) -> pd.DataFrame:
+    """Run every run of the sweep file on Dask (a local cluster of `workers` single-threaded processes, or `scheduler`);
+    return (and save in a new sweep folder) the table of runs and their numbers. `resume`: reuse finished runs."""
+    from distributed import as_completed
     spec_path = Path(spec_path)
-    try: spec = yaml.safe_load(spec_path.read_text())
-    except (OSError, yaml.YAMLError) as e: raise ValueError(f'{spec_path}: cannot read sweep file: {e}') from None
-    if not isinstance(spec, dict): raise ValueError(f'{spec_path}: a sweep file is a YAML mapping')
-    jobs = expand_grid(spec)
-    method_notebook(spec['method'])
-    _check_summary(spec)
-    for d in {d for d, _ in jobs}: ensure_dataset(d)  # build once here, not in every worker at the same time
-    root = Path(reports_root or globals()['reports_root']())
+    spec, jobs = load_sweep(spec_path)
+    digests = prepare_datasets(jobs, spec_path)          # built once here, not in every worker at the same time
+    where = {d: str(Path(d).resolve()) if not Path(d).is_absolute() and Path(d).is_dir() else d for d in digests}  # for the workers
+    codes = {m: code_version(m) for m in dict.fromkeys(m for m, _, _ in jobs)}
+    root = Path(reports_root or globals()['reports_root']()).resolve()
     sweep_dir = new_run_dir(root, 'sweeps', spec_path.stem, spec)
     (sweep_dir / 'grid.yaml').write_text(spec_path.read_text())
-    workers = workers or spec.get('workers') or min(len(jobs), os.cpu_count() or 1)
-    rows = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context('spawn')) as pool:
-        futures = {pool.submit(_sweep_job, spec['method'], d, p, str(root)): (d, p) for d, p in jobs}
-        for fut in tqdm(as_completed(futures), total=len(futures), desc=f"sweep {spec['method']}"):
-            d, p = futures[fut]
-            r = fut.result()
-            extra_keys = (spec.get('summary') or {}).get('extra', [])
-            rows.append(dict(dataset=d, params=json.dumps(p, sort_keys=True), **r, **_run_numbers(r['run_dir'] if r['status'] == 'ok' else '', extra_keys)))
-    table = pd.DataFrame(rows).sort_values(['dataset', 'params']).reset_index(drop=True)
+    extra_keys = (spec.get('summary') or {}).get('extra', [])
+    rows, todo = [], []
+    for (m, d, p), label in zip(jobs, run_labels(jobs)):
+        row = dict(method=m, dataset=d, params=json.dumps(p, sort_keys=True), label=label)
+        done = finished_run(root, m, d, full_params(m, p), digests[d], codes[m]) if resume else None
+        if done: rows.append({**row, 'status': 'ok', 'resumed': True, 'run_dir': str(done), 'error': '', **_run_numbers(done, extra_keys)})
+        else: todo.append((m, d, p, row))
+    if resume: print(f'{len(rows)} of {len(jobs)} runs already finished with the same parameters, data and code: not run again')
+    if todo:
+        n = max(1, min(int(workers or spec.get('workers') or usable_cores()), len(todo)))
+        if scheduler is not None and (workers or spec.get('workers')): print(f'--scheduler given: the cluster decides how many runs go at once (workers ignored)')
+        with dask_client(scheduler, n) as client:
+            per_run = int(threads) if threads else run_threads(client)
+            futures = {client.submit(_sweep_task, m, where[d], p, str(root), per_run, digests[d], pure=False,
+                                     key=f'{spec_path.stem}-{k}-{m}'): row for k, (m, d, p, row) in enumerate(todo)}
+            bar = tqdm(total=len(futures), desc=f'sweep {spec_path.name}', disable=not progress)
+            failed = 0
+            for fut in as_completed(futures):
+                try: r = fut.result()
+                except Exception as e: r = dict(status='error', run_dir='', error=f'{type(e).__name__}: {e}')   # the worker died
+                rows.append({**futures[fut], **r, 'resumed': False, **_run_numbers(r['run_dir'] if r['status'] == 'ok' else '', extra_keys)})
+                _summary_frame(rows).to_csv(sweep_dir / 'summary.csv', index=False)
+                failed += r['status'] != 'ok'
+                bar.update(); bar.set_postfix(failed=failed)
+            bar.close()
+    table = _summary_frame(rows)
     table.to_csv(sweep_dir / 'summary.csv', index=False)
-    if spec.get('summary'): sweep_table(table, spec, sweep_dir)
+    sweep_table(table, spec if spec.get('summary') else {**spec, 'summary': default_summary(table)}, sweep_dir)
+    table.attrs['sweep_dir'] = str(sweep_dir)
     return table
 
 # %% ../nbs/80_runner.ipynb #f5d92371
@@ -194,9 +423,40 @@ def _check_summary(spec: dict):
     s = spec.get('summary')
     if s is None: return
     if not isinstance(s, dict): raise ValueError("sweep file: 'summary' must be a mapping (by, metrics, published, figure)")
-    if s.get('by') not in (spec.get('grid') or {}):
-        raise ValueError(f"sweep file: summary.by must name a grid parameter ({', '.join(spec.get('grid') or {})}), got {s.get('by')!r}")
+    entries = sweep_entries(spec)
+    several = len(entries) > 1
+    allowed = list(dict.fromkeys(k for e in entries for k in e['grid'])) + (['method'] if several else [])
+    if s.get('by') not in allowed:
+        raise ValueError(f"sweep file: summary.by must name a grid parameter{' or method' if several else ''} ({', '.join(allowed)}), got {s.get('by')!r}")
     if not isinstance(s.get('metrics'), list) or not s['metrics']: raise ValueError('sweep file: summary.metrics must be a non-empty list')
+    r = s.get('ranking')
+    if r is not None:
+        ms = r.get('metric') if isinstance(r, dict) else None
+        ms = ms if isinstance(ms, list) else [ms]
+        if not (isinstance(r, dict) and all(m in s['metrics'] for m in ms)):
+            raise ValueError(f"sweep file: summary.ranking must be a mapping whose metric is one of summary.metrics ({', '.join(s['metrics'])}) or a list of them, got {r!r}")
+
+_HEADLINE = ('auc', 'tpr_at_1pct_fpr', 'f1_paper', 'f1_calibrated', 'ari', 'nmi', 'hungarian_accuracy')
+
+def default_summary(table: pd.DataFrame) -> dict:
+    "The `summary:` of a sweep file that has none: one row per run (its label), the headline numbers of its task, runs ranked by AUC (Task 1) or ARI (Task 2)."
+    metrics = [m for m in _HEADLINE if m in table and table[m].notna().any()] or ['auc']
+    return dict(by='label', metrics=metrics, ranking=dict(metric=[m for m in ('auc', 'ari') if m in metrics] or metrics[:1], control='random'))
+
+def _sweep_name(spec: dict) -> str:
+    return spec.get('method') or ', '.join(dict.fromkeys(e['method'] for e in sweep_entries(spec)))
+
+def _show(v) -> str:
+    if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)): return '–'
+    if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
+    return str(v)
+
+def _sort_rows(df: pd.DataFrame, keys: list) -> pd.DataFrame:
+    "Sorted by `keys`, numerically where a column holds numbers only."
+    def key(s):
+        num = pd.to_numeric(s, errors='coerce')
+        return num if num.notna().sum() == s.notna().sum() else s.astype(str)
+    return df.sort_values(keys, key=key, kind='stable').reset_index(drop=True)
 
 def _with_ci(t: pd.DataFrame, m: str) -> pd.Series:
     "`value [lo, hi]` strings of metric column `m` (value alone without an interval)."
@@ -208,40 +468,84 @@ def _with_ci(t: pd.DataFrame, m: str) -> pd.Series:
     return t.apply(one, axis=1)
 
 def sweep_table(table: pd.DataFrame, spec: dict, out_dir) -> pd.DataFrame:
-    """The sweep file's `summary:` view of a sweep: one row per dataset and value of `by`, the chosen metrics with their
-    intervals, the paper's published columns beside them (`published: {source, columns: {name: {value: number}}}`);
-    written to `table.csv` and `table.md`, and `figure.png` (`figure: {x, metrics, logx}`) with the intervals."""
+    """The sweep file's `summary:` view of a sweep: one row per dataset (and method, when the sweep has several) and
+    value of `by`, the chosen metrics with their intervals, the paper's published columns beside them
+    (`published: {source, columns: {name: {value: number}}}`); written to `table.csv` and `table.md`, `figure.png`
+    (`figure: {x, metrics, logx}`) and `ranking.png` (`ranking: {metric, control}`) with the intervals."""
     s, out_dir = spec['summary'], Path(out_dir)
-    by, metrics = s['by'], list(s['metrics'])
-    t = table.assign(**{by: [json.loads(p).get(by) for p in table.params]})
+    by, metrics, name = s['by'], list(s['metrics']), _sweep_name(spec)
+    t = table.copy() if by in table.columns else table.assign(**{by: [json.loads(p).get(by) for p in table.params]})
+    several = by not in ('method', 'label') and 'method' in t.columns and t['method'].nunique() > 1   # a label names its method
+    keys = ['dataset'] + (['method'] if several else []) + [by]
     missing = [m for m in metrics if m not in t.columns]
     for m in missing: t[m] = np.nan   # a metric no run produced stays visible as empty
     extra = [k for k in s.get('extra', []) if k in t.columns]   # values the runs record in metrics.json `extra`
-    keep = ['dataset', by, 'status'] + [c for m in metrics for c in (m, f'{m}_lo', f'{m}_hi') if c in t.columns] + extra
-    out = t[keep].sort_values(['dataset', by]).reset_index(drop=True)
+    keep = keys + ['status'] + [c for m in metrics for c in (m, f'{m}_lo', f'{m}_hi') if c in t.columns] + extra
+    out = _sort_rows(t[keep], keys)
     pub = s.get('published') or {}
-    for name, values in (pub.get('columns') or {}).items():
-        out[f'published {name}'] = [values.get(v, values.get(str(v), np.nan)) for v in out[by]]
+    for col, values in (pub.get('columns') or {}).items():
+        out[f'published {col}'] = [values.get(v, values.get(str(v), np.nan)) for v in out[by]]
     out.to_csv(out_dir / 'table.csv', index=False)
-    md = out[['dataset', by, 'status']].copy()
+    md = out[keys + ['status']].copy()
+    for k in keys: md[k] = md[k].map(_show)
     for m in metrics: md[m] = _with_ci(out, m)
     for k in extra: md[k] = out[k].fillna('–')
     for c in out.columns:
         if c.startswith('published '): md[c] = out[c].map(lambda v: '–' if pd.isna(v) else f'{v:g}')
-    head = f"Sweep `{spec['method']}` over `{by}`" + (f"; published: {pub['source']}" if pub.get('source') else '')
+    head = (f"Sweep `{name}`: one row per run" if by == 'label' else f"Sweep `{name}` over `{by}`") + (f"; published: {pub['source']}" if pub.get('source') else '')
     lines = [head, '', '| ' + ' | '.join(md.columns) + ' |', '|' + '---|' * len(md.columns)]
     lines += ['| ' + ' | '.join(str(v) for v in r) + ' |' for r in md.itertuples(index=False)]
     (out_dir / 'table.md').write_text('\n'.join(lines) + '\n')
-    if s.get('figure'): sweep_figure(out, s['figure'], by, spec['method']).savefig(out_dir / 'figure.png', dpi=110, bbox_inches='tight')
+    import matplotlib.pyplot as plt
+    for key, draw, file in (('figure', sweep_figure, 'figure.png'), ('ranking', ranking_figure, 'ranking.png')):
+        if s.get(key):
+            fig = draw(out, s[key], by, name)
+            fig.savefig(out_dir / file, dpi=110, bbox_inches='tight')
+            plt.close(fig)
     return out
 
+def ranking_figure(out: pd.DataFrame, rank_spec: dict, by: str, method: str = ''):
+    """The values of `by` (categories: backbones, initialisations, methods) ranked by `rank_spec['metric']` with its 95%
+    interval, one panel per dataset (a list of metrics: the first one the dataset's runs have, e.g. `[auc, ari]` for
+    Task 1 and Task 2 datasets); values containing `rank_spec['control']` (e.g. 'random') drawn grey; runs without the
+    metric (failed) listed under the panel's title."""
+    import matplotlib.pyplot as plt, textwrap
+    ms = rank_spec['metric'] if isinstance(rank_spec['metric'], list) else [rank_spec['metric']]
+    datasets = list(dict.fromkeys(out.dataset))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 0.35 * out.groupby('dataset').size().max() + 1.6), squeeze=False)
+    control = rank_spec.get('control')
+    several = by not in ('method', 'label') and 'method' in out.columns and out['method'].nunique() > 1
+    names = lambda g: (g['method'].astype(str) + ' ' + g[by].astype(str)) if several else g[by].astype(str)
+    for ax, d in zip(axes[0], datasets):
+        t = out[out.dataset == d]
+        m = next((m for m in ms if m in t and t[m].notna().any()), ms[0])
+        if m not in t: t = t.assign(**{m: np.nan})
+        g = t[t[m].notna()].sort_values(m)
+        lo, hi = (g[f'{m}_lo'], g[f'{m}_hi']) if f'{m}_lo' in g else (g[m], g[m])
+        colors = ['tab:grey' if control and control in str(v) else 'tab:blue' for v in names(g)]
+        err = np.vstack([g[m] - lo, hi - g[m]]).clip(0)
+        for j, c in enumerate(colors): ax.errorbar(g[m].iloc[j], j, xerr=err[:, j:j + 1], fmt='none', ecolor=c, capsize=3)
+        ax.scatter(g[m], np.arange(len(g)), c=colors, zorder=3)
+        ax.set_yticks(np.arange(len(g)), names(g))
+        failed = names(t[t[m].isna()]).tolist()
+        note = '\n' + textwrap.fill(f'not run: {", ".join(failed)}', 70) if failed else ''
+        low = float(np.nanmin(lo)) if len(g) else 0.0
+        ax.set(xlabel=f'{m} (95% CI)', title=d + note, xlim=(min(0.0, low - 0.02), 1.02))
+        if m == 'auc': ax.axvline(0.5, ls=':', c='k')
+        ax.title.set_fontsize(8)
+    grey = f" (grey: {control})" if control and any(control in v for v in names(out)) else ''
+    fig.suptitle(f'{method}: {by} ranked by {" / ".join(ms)}{grey}', fontsize=9)
+    fig.tight_layout()
+    return fig
+
 def sweep_figure(out: pd.DataFrame, fig_spec: dict, by: str, method: str = ''):
-    "Each metric (with its 95% interval) against the grid parameter, one line per dataset; published columns dashed."
+    "Each metric (with its 95% interval) against the grid parameter, one line per dataset (and method); published columns dashed."
     import matplotlib.pyplot as plt
     x = fig_spec.get('x', by)
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    lines = [(ds, g.sort_values(x), m) for ds, g in out.groupby('dataset') for m in fig_spec.get('metrics', [])
-             if m in g and not g[m].isna().all()]
+    keys = [k for k in ('dataset', 'method') if k in out.columns]
+    lines = [(', '.join(map(str, n if isinstance(n, tuple) else (n,))), g.sort_values(x), m) for n, g in out.groupby(keys)
+             for m in fig_spec.get('metrics', []) if m in g and not g[m].isna().all()]
     for k, (ds, g, m) in enumerate(lines):   # each line shifted a little so that the intervals do not hide each other
         shift = (k - (len(lines) - 1) / 2) * 0.04
         xs = g[x] * 2 ** shift if fig_spec.get('logx') else g[x] + shift * (g[x].max() - g[x].min() or 1)

@@ -5,13 +5,15 @@
 # %% auto #0
 __all__ = ['RESNETS', 'BACKBONES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURES_VERSION', 'WeightsUnavailable', 'describe_weights',
            'file_sha256', 'backbone_trunk', 'FeatureSpec', 'Preprocess', 'cache_root', 'image_digest', 'FeatureCache',
-           'FeatureExtractor', 'FeatureMethod']
+           'file_digests', 'set_digest', 'FeatureExtractor', 'FeatureMethod']
 
 # %% ../../nbs/03_features.ipynb #b63396e5
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, asdict, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Union
 
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 import torchvision
 from tqdm.auto import tqdm
 
-from .data import ImageSet, project_root
+from .data import ImageConversionWarning, ImageSet, project_root
 
 # %% ../../nbs/03_features.ipynb #b5249739
 class WeightsUnavailable(RuntimeError):
@@ -208,10 +210,43 @@ class FeatureCache:
         np.savez(tmp, x=x, key=np.array(key), checksum=np.array(image_digest(x)))
         os.replace(tmp, path)
 
+    def _set_path(self, key: str, digest: str) -> Path: return self.root / key / 'sets' / digest[:2] / f'{digest}.npz'
+
+    def get_set(self, key: str, digest: str, n: int):
+        "(features, conversion notes per image) of a whole image set of `n` images, None when absent, 'invalid' when stale or corrupt."
+        path = self._set_path(key, digest)
+        if not path.exists(): return None
+        try:
+            with np.load(path, allow_pickle=False) as z: x, k, c, notes = z['x'], str(z['key']), str(z['checksum']), json.loads(str(z['notes']))
+        except Exception: return 'invalid'
+        ok = k == key and len(x) == n == len(notes) and c == image_digest(x) and np.isfinite(x).all()
+        return (x, notes) if ok else 'invalid'
+
+    def put_set(self, key: str, digest: str, x: np.ndarray, notes: list):
+        path = self._set_path(key, digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.npz')
+        np.savez(tmp, x=x, key=np.array(key), checksum=np.array(image_digest(x)), notes=np.array(json.dumps(notes)))
+        os.replace(tmp, path)
+
     def describe(self, key: str, info: dict):
         "Write what a key stands for (key.json), for people browsing the cache."
         (self.root / key).mkdir(parents=True, exist_ok=True)
         (self.root / key / 'key.json').write_text(json.dumps(info, indent=1))
+
+def file_digests(paths) -> list:
+    "SHA-1 of each file's bytes: reading and hashing a file costs a fraction of decoding it."
+    return [hashlib.sha1(Path(p).read_bytes()).hexdigest() for p in paths]
+
+@lru_cache(maxsize=1)
+def _decoder_id() -> str:
+    "What turns a file's bytes into the pixels the features see: the data module's code and Pillow's version."
+    import PIL, fingerprint_lib.core.data as data
+    return hashlib.sha1(Path(data.__file__).read_bytes() + PIL.__version__.encode()).hexdigest()
+
+def set_digest(images: ImageSet) -> str:
+    "The content key of a whole image set: its files' bytes in order and the decoding code (see above)."
+    return hashlib.sha1('\n'.join([_decoder_id(), *file_digests(images.paths)]).encode()).hexdigest()
 
 # %% ../../nbs/03_features.ipynb #a4bb1485
 class FeatureExtractor:
@@ -251,6 +286,14 @@ class FeatureExtractor:
 
     def __call__(self, images: Union[ImageSet, np.ndarray], progress: bool = True) -> np.ndarray:
         "Features (N, C) or (N, C, h, w) of an ImageSet or a uint8 array (N, H, W), in input order."
+        whole = None   # the set entry of an ImageSet (see above): found without decoding anything
+        if self.cache and isinstance(images, ImageSet) and len(images):
+            whole = set_digest(images)
+            got = self.cache.get_set(self.key, whole, len(images))
+            if isinstance(got, tuple):
+                _restore_conversions(images, got[1])
+                self.stats['hits'] += len(images)
+                return got[0]
         arr = images.load(progress=progress) if isinstance(images, ImageSet) else np.asarray(images)
         if arr.ndim != 3 or arr.dtype != np.uint8: raise ValueError(f'expected uint8 images (N, H, W), got {arr.dtype} {arr.shape}')
         if not len(arr): raise ValueError('no images to extract features from')
@@ -274,7 +317,17 @@ class FeatureExtractor:
             bar.update(len(idx))
         bar.close()
         self.stats['computed'] += len(todo)
-        return np.stack(out)
+        out = np.stack(out)
+        if whole: self.cache.put_set(key, whole, out, [images.conversions.get(i, []) for i in images.ids])
+        return out
+
+def _restore_conversions(images: ImageSet, notes: list):
+    "Conversion notes of a set entry back into `images.conversions`, with the warnings `ImageSet.load` gives."
+    images.conversions = {}
+    for id_, path, n in zip(images.ids, images.paths, notes):
+        if not n: continue
+        images.conversions[id_] = list(n)
+        for note in n: warnings.warn(f"{path}: {note}", ImageConversionWarning, stacklevel=3)
 
 # %% ../../nbs/03_features.ipynb #d6599cfa
 class FeatureMethod:

@@ -281,7 +281,8 @@ class TimmEncoder(nn.Module):
     "A timm ViT encoder (published MAE weights) with the `encode` interface of `MaskedAutoencoder`."
     def __init__(self, vit, img_size=224):
         super().__init__()
-        self.vit, self.config = vit, replace(PAPER_SCALE, img_size=img_size, in_chans=3)
+        self.vit, self.config = vit, replace(PAPER_SCALE, img_size=img_size, in_chans=3, embed_dim=vit.embed_dim,
+                                                num_heads=vit.blocks[0].attn.num_heads)
     def encode(self, imgs, pool='mean'):
         if pool not in ('mean', 'cls'): raise ValueError(f"pool must be 'mean' or 'cls', got {pool!r}")
         x = self.vit.forward_features(imgs)
@@ -308,8 +309,9 @@ def load_published_mae(name: str = TIMM_MAE, path=None) -> TimmEncoder:
             state = torch.load(path, map_location='cpu', weights_only=True)
             state = state.get('model', state) if isinstance(state, dict) else state
             state = {k: v for k, v in state.items() if not k.startswith(('decoder', 'mask_token'))}
-            vit.load_state_dict(state, strict=False)
+            missing = vit.load_state_dict(state, strict=False).missing_keys   # the released files hold the decoder too
         except Exception as e: raise WeightsUnavailable(f'{path}: not a state dict of {name}: {str(e)[:300]}') from e
+        if missing: raise WeightsUnavailable(f'{path}: not a state dict of {name}: {len(missing)} of its keys are missing, e.g. {missing[:3]}')
     return TimmEncoder(vit.eval())
 
 # %% ../../nbs/03b_mae.ipynb #4df1e1fd

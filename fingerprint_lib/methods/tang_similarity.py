@@ -7,7 +7,7 @@ __all__ = ['TABLE3_COLUMNS', 'PUBLISHED_TABLE3', 'TABLE4_COLUMNS', 'PUBLISHED_TA
            'AGGREGATIONS', 'ENHANCEMENTS', 'PERTURBATIONS', 'CRITERIA', 'USES', 'CNN_EXTRACTORS', 'published_row',
            'similarity_matrix', 'aggregate', 'similarity_scores', 'enhance_images', 'perturb_images',
            'SimilarityScores', 'FeatureSimilarity', 'paper_protocol', 'paper_intervals', 'nearest_pairs_figure',
-           'similarity_figure', 'parse_extractor', 'ablation_ranking']
+           'similarity_figure', 'parse_extractor']
 
 # %% ../../nbs/40_tang_similarity.ipynb #c6fb7d12
 import time
@@ -259,35 +259,3 @@ def parse_extractor(extractor: str, weights: str) -> tuple:
     if name == 'mae' and w == 'imagenet': w = 'timm'
     if name != 'mae' and w in ('train', 'timm'): raise ValueError(f"weights {w!r} is for extractor 'mae' only")
     return name, w
-
-# %% ../../nbs/40_tang_similarity.ipynb #a08a2909
-def ablation_ranking(sweep_dir, metric: str = 'auc', save: bool = True):
-    "The extractors of a sweep (its table.csv) ranked by `metric`, with 95% intervals, one panel per dataset; saved as ranking.png."
-    import matplotlib.pyplot as plt
-    from pathlib import Path
-    sweep_dir = Path(sweep_dir)
-    path = sweep_dir / 'table.csv'
-    if not path.is_file(): raise FileNotFoundError(f'{path}: no sweep table (run fingerprint sweep sweeps/tang_backbones.yaml)')
-    t = pd.read_csv(path)
-    if metric not in t.columns: raise ValueError(f'{path}: no column {metric!r}; columns: {", ".join(t.columns)}')
-    by = 'extractor' if 'extractor' in t.columns else t.columns[1]
-    datasets = list(dict.fromkeys(t.dataset))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 0.35 * t.groupby('dataset').size().max() + 1.5), squeeze=False)
-    for ax, d in zip(axes[0], datasets):
-        g = t[(t.dataset == d) & t[metric].notna()].sort_values(metric)
-        lo, hi = g.get(f'{metric}_lo', g[metric]), g.get(f'{metric}_hi', g[metric])
-        colors = ['tab:grey' if 'random' in str(e) else 'tab:blue' for e in g[by]]
-        err = np.vstack([g[metric] - lo, hi - g[metric]]).clip(0)
-        for j, c in enumerate(colors): ax.errorbar(g[metric].iloc[j], j, xerr=err[:, j:j + 1], fmt='none', ecolor=c, capsize=3)
-        ax.scatter(g[metric], np.arange(len(g)), c=colors, zorder=3)
-        ax.set_yticks(np.arange(len(g)), g[by].astype(str))
-        failed = t[(t.dataset == d) & t[metric].isna()][by].astype(str).tolist()
-        import textwrap
-        note = textwrap.fill(f'not run: {", ".join(failed)}', 70) if failed else ''
-        ax.set(xlabel=f'{metric} (95% CI)', title=d + ('\n' + note if note else ''), xlim=(0, 1.02))
-        if metric == 'auc': ax.axvline(0.5, ls=':', c='k')
-        ax.title.set_fontsize(8)
-    fig.suptitle('Tang et al. ablation: extractors ranked (grey: random-weight controls)', fontsize=9)
-    fig.tight_layout()
-    if save: fig.savefig(sweep_dir / 'ranking.png', dpi=110, bbox_inches='tight')
-    return fig
