@@ -9,6 +9,7 @@ __all__ = ['parse_overrides', 'make_parser', 'main']
 import argparse, re, sys
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from .core.data import DataError
@@ -36,10 +37,13 @@ def _cmd_run(a):
 
 def _cmd_sweep(a):
     from fingerprint_lib.runner import run_sweep
-    table = run_sweep(a.grid, reports_root=a.reports, workers=a.workers)
-    print(table[['dataset', 'params', 'status', 'run_dir']].to_string(index=False))
-    failed = int((table.status != 'ok').sum())
-    print(f'{len(table) - failed} runs ok, {failed} failed')
+    if a.scheduler and a.workers: raise ValueError('--workers sets the local cluster; with --scheduler the cluster has its own workers')
+    table = run_sweep(a.grid, reports_root=a.reports, workers=a.workers, scheduler=a.scheduler, threads=a.threads, resume=a.resume)
+    cols = [c for c in ('method', 'dataset', 'params', 'status', 'resumed', 'run_dir') if c in table]
+    print(table[cols].to_string(index=False))
+    failed, resumed = int((table.status != 'ok').sum()), int(table.get('resumed', pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
+    print(f'{len(table) - failed} runs ok, {failed} failed' + (f' ({resumed} ok runs reused from earlier sweeps)' if resumed else ''))
+    print(f"sweep folder: {table.attrs.get('sweep_dir', '?')}")
     return 1 if failed else 0
 
 
@@ -68,7 +72,7 @@ def _cmd_benchmark(a):
             from fingerprint_lib.core.data import data_roots
             out = data_roots()[0] / f"{a.name}-{Path(a.source).expanduser().resolve().name}"
     elif a.patient_pattern: raise SystemExit('--patient-pattern needs --source')
-    print(build_benchmark(a.name, out=out, overrides=overrides))
+    print(build_benchmark(a.name, out=out, overrides=overrides, victim=a.victim))
     return 0
 
 def _cmd_site(a):
@@ -92,8 +96,13 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument('-p', '--param', nargs=2, action='append', metavar=('KEY', 'VALUE'), help='a notebook parameter (repeatable)')
     r.add_argument('--reports', default=None, help='reports root (default $FINGERPRINT_REPORTS or reports/)')
     r.set_defaults(func=_cmd_run)
-    s = sub.add_parser('sweep', help='run a parameter grid in parallel processes')
-    s.add_argument('grid'); s.add_argument('--workers', type=int, default=None); s.add_argument('--reports', default=None)
+    s = sub.add_parser('sweep', help='run a sweep file (methods x datasets x parameter grids) on Dask')
+    s.add_argument('grid', help='a sweep file (YAML), e.g. sweeps/leaderboard.yaml')
+    s.add_argument('--workers', type=int, default=None, help="local Dask worker processes, one thread each (default: the file's workers, else the cores)")
+    s.add_argument('--scheduler', default=None, metavar='ADDRESS', help='run on an existing Dask cluster, e.g. tcp://node01:8786 (a Slurm cluster of dask-jobqueue)')
+    s.add_argument('--threads', type=int, default=None, help="torch threads per run (default: the worker host's cores / its Dask worker threads)")
+    s.add_argument('--resume', action='store_true', help='skip runs that already finished with the same method, parameters, dataset content and code')
+    s.add_argument('--reports', default=None)
     s.set_defaults(func=_cmd_sweep)
     sub.add_parser('validate-submission', add_help=False, help='check an ImageCLEF run file (Task 1 2023, Task 2 2024 / 2025); see validate-submission --help')
     f = sub.add_parser('build-fixture', help='write the copy-leak test fixture')
@@ -108,6 +117,8 @@ def make_parser() -> argparse.ArgumentParser:
                          'or one sub-folder per patient; default output data/built/NAME-FOLDER')
     bb.add_argument('--patient-pattern', default=None, metavar='REGEX',
                     help='with --source: patients from the file names (first group, or group "patient")')
+    bb.add_argument('--victim', default=None, metavar='CHECKPOINT',
+                    help='sample this trained victim (same training settings as the configuration) instead of training one')
     bb.set_defaults(func=_cmd_benchmark)
     b = sub.add_parser('build-site', help='render notebooks and latest reports into a static site')
     b.add_argument('--out', default='site'); b.add_argument('--reports', default=None)

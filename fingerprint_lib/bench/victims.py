@@ -7,7 +7,7 @@ __all__ = ['MODELS', 'SCHEDULES', 'SAMPLERS', 'PREDICTIONS', 'UPSAMPLERS', 'AUGM
            'CHECKPOINT_FORMATS', 'TrainConfig', 'check_images', 'to_model_space', 'to_images', 'timestep_embedding',
            'ResBlock', 'SelfAttention', 'UNet', 'n_params', 'beta_schedule', 'ddpm_loss', 'ddim_sample', 'Generator',
            'Discriminator', 'diff_augment', 'SNGANGenerator', 'SNGANDiscriminator', 'Upsampler', 'PatchDiscriminator',
-           'build_network', 'build_upsampler', 'Victim', 'plot_loss', 'train_victim']
+           'build_network', 'build_upsampler', 'Victim', 'plot_loss', 'write_loss_records', 'train_victim']
 
 # %% ../../nbs/05b_victims.ipynb #299d3e93
 import copy, math, os, time
@@ -43,7 +43,7 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 2e-4
     ema: float = 0.999            # weight EMA decay of the DDPM UNet and of the SN-GAN generator; 0 = off
-    sample_steps: int = 50        # DDIM steps used by `Victim.sample`
+    sample_steps: int = 50        # denoising steps of `Victim.sample`, either sampler (ddpm with all `timesteps`: the exact ancestral one)
     seed: int = 0
     device: str = 'auto'          # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
     augment_flip: bool = False    # random horizontal flips while training
@@ -461,7 +461,7 @@ class Victim:
         cfg, r = self.cfg, self.cfg.resolution
         sampler = sampler or cfg.sampler
         if sampler not in SAMPLERS: raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
-        steps = steps or (cfg.sample_steps if sampler == 'ddim' else cfg.timesteps)
+        steps = steps or cfg.sample_steps
         if not 1 <= steps <= cfg.timesteps: raise ValueError(f"steps must be in 1..{cfg.timesteps}, got {steps}")
         cpu_gen = torch.Generator().manual_seed(seed)
         start = (torch.randn(n, 1, r, r, generator=cpu_gen) if cfg.model == 'ddpm'
@@ -688,6 +688,15 @@ def _loop(n_steps: int, desc: str, step_fn, log_every: int, progress: bool, on_s
     bar.close()
     return records
 
+def write_loss_records(v: Victim, out_dir):
+    "The loss curves of a victim's training in `out_dir`: loss.csv and loss.png, and upsampler_loss.* when it has one"
+    out_dir = Path(out_dir)
+    v.loss_history.to_csv(out_dir / 'loss.csv', index=False)
+    plot_loss(v.loss_history, f'{v.cfg.model} loss').savefig(out_dir / 'loss.png', dpi=100)
+    if v.up_loss_history is not None:
+        v.up_loss_history.to_csv(out_dir / 'upsampler_loss.csv', index=False)
+        plot_loss(v.up_loss_history.drop(columns='adv'), 'upsampler loss').savefig(out_dir / 'upsampler_loss.png', dpi=100)
+
 def train_victim(images: np.ndarray, cfg: TrainConfig, out_dir=None, progress=True) -> Victim:
     """Train the victim of `cfg` on `images` ((N, 256, 256) uint8), then its learned upsampler on the same images when
     `cfg.upsampler == 'learned'`; write checkpoint, loss.csv and loss.png (and upsampler_loss.*) to `out_dir`"""
@@ -714,11 +723,7 @@ def train_victim(images: np.ndarray, cfg: TrainConfig, out_dir=None, progress=Tr
         v = victim()
         state = trainer.train_state() | (up_trainer.train_state() if up_trainer is not None else {})
         _save(dict(v.state(), step=step, train_state=state), out_dir / 'checkpoint.pt')
-        v.loss_history.to_csv(out_dir / 'loss.csv', index=False)
-        plot_loss(v.loss_history, f'{cfg.model} loss').savefig(out_dir / 'loss.png', dpi=100)
-        if v.up_loss_history is not None:
-            v.up_loss_history.to_csv(out_dir / 'upsampler_loss.csv', index=False)
-            plot_loss(v.up_loss_history.drop(columns='adv'), 'upsampler loss').savefig(out_dir / 'upsampler_loss.png', dpi=100)
+        write_loss_records(v, out_dir)
 
     batches = _batches(len(data), cfg.batch_size, rng)
     def step(k):
